@@ -1,0 +1,35 @@
+# Two commands on a fresh clone: `make report` (train, run every notebook, export reports/report.html)
+# and `make test`. Each sets itself up first. Full MNIST: MNIST_MIRROR=/path/to/mnist make report
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.mnistlib-installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# Notebooks run from notebooks/, so a relative mirror path is made absolute here.
+ifdef MNIST_MIRROR
+export MNIST_MIRROR := $(abspath $(MNIST_MIRROR))
+endif
+
+.PHONY: setup test report lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -c "import torch, torchvision, mnistlib; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
+	$(BIN)/python -m ipykernel install --user --name mnistlib --display-name "Python (mnistlib)" >/dev/null
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/ruff check mnistlib tests
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

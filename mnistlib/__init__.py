@@ -1,0 +1,26 @@
+"""mnistlib: LeNet-5 vs a custom MLP on MNIST, with regularization measured over seeds."""
+
+from mnistlib.data import MEAN, MNIST, STD, DataError, MnistArrays, TensorBatches, load_mnist
+from mnistlib.models import CustomMLP, LeNet5, RegularizedLeNet5, count_parameters, parameter_table
+from mnistlib.training import History, TrainSettings, fit, select_device, test, train
+
+__all__ = [
+    "MEAN",
+    "MNIST",
+    "STD",
+    "CustomMLP",
+    "DataError",
+    "History",
+    "LeNet5",
+    "MnistArrays",
+    "RegularizedLeNet5",
+    "TensorBatches",
+    "TrainSettings",
+    "count_parameters",
+    "fit",
+    "load_mnist",
+    "parameter_table",
+    "select_device",
+    "test",
+    "train",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from mnistlib.cli import main
+
+sys.exit(main())

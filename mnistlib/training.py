@@ -1,0 +1,344 @@
+"""Training loop: the template's train/test, and `fit`, which adds history, checkpoints, resume and seeds."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnistlib.data import MnistArrays, TensorBatches, train_val_split
+from mnistlib.io import atomic_path
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; continuing would only waste time."""
+
+
+def data_identity(data: MnistArrays) -> dict[str, Any]:
+    """What makes two datasets the same for caching and resuming: full MNIST or the sample, and the sizes.
+
+    The path it was read from is left out on purpose: the mirror copied into data/ is the same data.
+    """
+    return {"dataset": "mnist" if data.full else "sample", "n_train": data.n_train, "n_test": data.n_test}
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The device asked for, or the best present: cuda, then mps, then cpu."""
+    if device not in (None, "auto"):
+        chosen = torch.device(device)
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {device!r} asked for, but CUDA is not available on this machine")
+        return chosen
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, so that a CPU run repeats exactly."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    # Each epoch reseeds from (seed, epoch) alone, so a resumed run draws the same dropout masks as an
+    # uninterrupted one without saving RNG states.
+    return (seed * 1_000_003 + epoch * 7_919) % 2**63
+
+
+def train(
+    model: nn.Module,
+    trn_loader: Iterable,
+    device: torch.device | str,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+) -> tuple[float, float]:
+    """One epoch of training; returns (mean loss over samples, accuracy as a fraction)."""
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    for images, labels in trn_loader:
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(images)
+        loss = criterion(logits, labels)
+        loss.backward()
+        optimizer.step()
+        # criterion averages over the batch: weight by batch size so the epoch loss is a mean over samples,
+        # also when the last batch is smaller.
+        total_loss += loss.detach() * labels.numel()
+        correct += (logits.detach().argmax(1) == labels).sum()
+        seen += labels.numel()
+    if seen == 0:
+        raise ValueError("the training loader yielded no batches")
+    mean_loss = total_loss.item() / seen
+    if not math.isfinite(mean_loss):
+        raise TrainingDiverged(
+            f"training loss became {mean_loss}: the run diverged (try a lower learning rate or batch norm)"
+        )
+    return mean_loss, correct.item() / seen
+
+
+def test(
+    model: nn.Module,
+    tst_loader: Iterable,
+    device: torch.device | str,
+    criterion: nn.Module,
+) -> tuple[float, float]:
+    """Evaluate without gradients; returns (mean loss over samples, accuracy as a fraction)."""
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    with torch.inference_mode():
+        for images, labels in tst_loader:
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            logits = model(images)
+            total_loss += criterion(logits, labels) * labels.numel()
+            correct += (logits.argmax(1) == labels).sum()
+            seen += labels.numel()
+    if seen == 0:
+        raise ValueError("the test loader yielded no batches")
+    return total_loss.item() / seen, correct.item() / seen
+
+
+test.__test__ = False  # the template's name starts with "test": keep pytest from collecting it
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, batches: Iterable, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted and true labels over a loader, on the CPU, in loader order."""
+    model.eval()
+    predicted, true = [], []
+    for images, labels in batches:
+        predicted.append(model(images.to(device)).argmax(1).cpu())
+        true.append(labels.cpu())
+    return torch.cat(predicted), torch.cat(true)
+
+
+@dataclass
+class History:
+    """Per-epoch record of a run; `epochs[i]` holds the numbers after epoch i + 1."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+    def column(self, key: str) -> list[float]:
+        return [record[key] for record in self.epochs]
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.epochs[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": list(self.epochs)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        return cls(epochs=list(data["epochs"]))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything about how a model is trained; the defaults are the course template's."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: bool = False
+    lr_schedule: str = "constant"  # "constant" or "cosine" (per batch, down to 0 at the last step)
+    val_size: int = 0  # training images held out for validation (stratified, fixed by the seed)
+    test_every_epoch: bool = True  # False scores the test set once, after the last epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
+    """SGD with momentum, as the template; weight decay skips biases and batch-norm parameters."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": settings.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum)
+
+
+def _make_scheduler(
+    optimizer: torch.optim.Optimizer, settings: TrainSettings, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    if settings.lr_schedule == "constant":
+        return None
+    if settings.lr_schedule == "cosine":
+        total = settings.epochs * steps_per_epoch
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    raise ValueError(f"unknown lr_schedule {settings.lr_schedule!r}; choose 'constant' or 'cosine'")
+
+
+class _SteppingBatches:
+    """Wraps training batches so the lr scheduler steps after every batch without changing `train`."""
+
+    def __init__(self, batches: TensorBatches, scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> None:
+        self.batches = batches
+        self.scheduler = scheduler
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch
+            if self.scheduler is not None:
+                self.scheduler.step()
+
+
+class _ProgressBatches:
+    """A tqdm bar over batches, only when a terminal is watching (exported notebooks get epoch lines)."""
+
+    def __init__(self, batches: Iterable, description: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(batches, desc=description, leave=False, unit="batch", dynamic_ncols=True, file=sys.stderr)
+
+    def __len__(self) -> int:
+        return len(self.bar)
+
+    def __iter__(self):
+        yield from self.bar
+
+
+def _use_bar(progress: str) -> bool:
+    if progress == "bar":
+        return True
+    if progress == "auto":
+        return sys.stderr.isatty() and "ipykernel" not in sys.modules
+    return False
+
+
+def format_epoch(record: dict[str, float], epochs: int) -> str:
+    """One line per epoch, readable in a terminal and in an exported notebook."""
+    line = f"epoch {int(record['epoch']):>3}/{epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.2%}"
+    if "val_acc" in record:
+        line += f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:.2%}"
+    if "test_acc" in record:
+        line += f"  test loss {record['test_loss']:.4f} acc {record['test_acc']:.2%}"
+    return line + f"  {record['seconds']:.1f}s  lr {record['lr']:.4g}"
+
+
+def fit(
+    model: nn.Module,
+    data: MnistArrays,
+    settings: TrainSettings | None = None,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    checkpoint: str | Path | None = None,
+    progress: str = "auto",
+    log: Callable[[str], None] | None = print,
+) -> History:
+    """Train `model` on `data` and return its per-epoch history.
+
+    The data stay on the device as uint8 tensors and are normalised (and augmented, if asked) per batch there.
+    With `checkpoint`, the state after every epoch is saved atomically; calling `fit` again with the same
+    path resumes after the last finished epoch and ends with the history an uninterrupted run would have had.
+    `progress` is "auto" (a bar in a terminal, one line per epoch elsewhere), "bar", "epoch" or "none".
+    """
+    from mnistlib.augment import RandomAffine
+
+    settings = settings or TrainSettings()
+    device = select_device(device)
+    model.to(device)
+    if any(p.ndim == 4 for p in model.parameters()):
+        # Convolutions in channels-last layout: measured 1.9x faster per LeNet-5 epoch on a 2-core CPU.
+        model.to(memory_format=torch.channels_last)
+    train_images, train_labels = data.train_images, data.train_labels
+    val_batches = None
+    if settings.val_size:
+        (train_images, train_labels), (val_images, val_labels) = train_val_split(
+            train_images, train_labels, settings.val_size, seed
+        )
+        val_batches = TensorBatches(val_images, val_labels, batch_size=1000, device=device)
+    augment = RandomAffine() if settings.augment else None
+    train_batches = TensorBatches(
+        train_images, train_labels, settings.batch_size, shuffle=True, device=device, augment=augment, seed=seed
+    )
+    test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=1000, device=device)
+    optimizer = make_optimizer(model, settings)
+    scheduler = _make_scheduler(optimizer, settings, len(train_batches))
+    train_criterion = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
+    eval_criterion = nn.CrossEntropyLoss()
+    history = History()
+
+    checkpoint = Path(checkpoint) if checkpoint else None
+    signature = {"settings": settings.to_dict(), "seed": seed, "data": data_identity(data), "model": repr(model)}
+    if checkpoint is not None and checkpoint.exists():
+        history = _load_checkpoint(checkpoint, signature, model, optimizer, scheduler, device)
+        if log and history.epochs:
+            log(f"resuming from {checkpoint} after epoch {len(history.epochs)}")
+
+    for epoch in range(len(history.epochs) + 1, settings.epochs + 1):
+        torch.manual_seed(_epoch_seed(seed, epoch))
+        train_batches.set_epoch(epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        batches: Iterable = _SteppingBatches(train_batches, scheduler)
+        if _use_bar(progress):
+            batches = _ProgressBatches(batches, f"epoch {epoch}/{settings.epochs}")
+        start = time.perf_counter()
+        train_loss, train_acc = train(model, batches, device, train_criterion, optimizer)
+        record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc}
+        if val_batches is not None:
+            record["val_loss"], record["val_acc"] = test(model, val_batches, device, eval_criterion)
+        if settings.test_every_epoch or epoch == settings.epochs:
+            record["test_loss"], record["test_acc"] = test(model, test_batches, device, eval_criterion)
+        record["seconds"] = time.perf_counter() - start
+        record["lr"] = lr
+        history.epochs.append(record)
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, signature, model, optimizer, scheduler, history)
+        if log and progress != "none":
+            log(format_epoch(record, settings.epochs))
+    return history
+
+
+def _save_checkpoint(path: Path, signature: dict, model: nn.Module, optimizer, scheduler, history: History) -> None:
+    state = {
+        "signature": signature,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "history": history.to_dict(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path, signature: dict, model: nn.Module, optimizer, scheduler, device) -> History:
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: say which and why
+        raise RuntimeError(f"{path}: cannot read checkpoint ({exc}); delete it to start over") from exc
+    if state.get("signature") != signature:
+        raise RuntimeError(f"{path}: checkpoint belongs to a different run (settings, seed, data or model differ)")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    return History.from_dict(state["history"])

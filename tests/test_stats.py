@@ -1,0 +1,326 @@
+"""Known-answer tests for mnistlib.stats: textbook values, hand formulae and scipy as references."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mnistlib.stats import (
+    Comparison,
+    Summary,
+    compare_arms,
+    format_p,
+    format_pct,
+    paired_test,
+    summarize,
+    verdict_sentence,
+    welch_test,
+)
+
+# Classic Welch's t-test example (Wikipedia "Welch's t-test", A1 vs A2); values re-derived below by hand.
+A1 = [27.5, 21.0, 19.0, 23.6, 17.0, 17.9, 16.9, 20.1, 21.9, 22.6, 23.1, 19.6, 19.0, 21.7, 21.4]
+A2 = [27.1, 22.0, 20.8, 23.4, 23.4, 23.5, 25.8, 22.0, 24.8, 20.2, 21.9, 22.1, 22.9, 20.5, 24.4]
+
+
+def _hand_var(xs: list[float]) -> float:
+    m = sum(xs) / len(xs)
+    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+
+
+# ---------------------------------------------------------------- summarize
+
+
+def test_summarize_known_interval() -> None:
+    s = summarize([1, 2, 3, 4, 5])
+    assert isinstance(s, Summary)
+    assert s.n == 5 and s.mean == 3.0 and s.confidence == 0.95
+    assert s.std == pytest.approx(math.sqrt(2.5), rel=1e-12)
+    # 3 ± 2.776 * sqrt(2.5) / sqrt(5), with t_{0.975,4} = 2.7764451 from tables.
+    half = 2.7764451 * math.sqrt(2.5) / math.sqrt(5)
+    assert (s.ci_low, s.ci_high) == pytest.approx((3 - half, 3 + half), abs=1e-6)
+    assert (s.ci_low, s.ci_high) == pytest.approx((1.0367, 4.9633), abs=1e-4)
+
+
+def test_summarize_confidence_level_is_used() -> None:
+    s = summarize([1, 2, 3, 4, 5], confidence=0.99)
+    half = 4.6040949 * math.sqrt(2.5) / math.sqrt(5)  # t_{0.995,4} from tables
+    assert (s.ci_low, s.ci_high) == pytest.approx((3 - half, 3 + half), abs=1e-6)
+    assert s.confidence == 0.99
+
+
+def test_summarize_single_value_has_no_interval() -> None:
+    s = summarize([0.98])
+    assert s.n == 1 and s.mean == 0.98 and s.std == 0.0
+    assert math.isnan(s.ci_low) and math.isnan(s.ci_high)
+
+
+def test_summarize_constant_values_have_exactly_zero_spread() -> None:
+    # np.var([0.9912] * 5, ddof=1) is ~1.5e-32, not 0; the summary must not carry that noise.
+    s = summarize([0.9912] * 5)
+    assert s.mean == 0.9912 and s.std == 0.0
+    assert s.ci_low == s.ci_high == 0.9912
+
+
+@pytest.mark.parametrize("bad", [[], [0.9, float("nan")], [0.9, float("inf")], [[0.9, 0.8]]])
+def test_summarize_rejects_bad_input(bad: list) -> None:
+    with pytest.raises(ValueError):
+        summarize(bad)
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, 95])
+def test_summarize_rejects_bad_confidence(confidence: float) -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        summarize([1, 2, 3], confidence=confidence)
+
+
+# ---------------------------------------------------------------- welch_test
+
+
+def test_welch_textbook_example() -> None:
+    c = welch_test(A1, A2)
+    assert c.test == "welch" and c.alpha == 0.05
+    assert c.t == pytest.approx(-2.4554, abs=1e-4)
+    assert c.df == pytest.approx(24.99, abs=0.005)  # Welch–Satterthwaite gives 24.9885
+    assert c.p_value == pytest.approx(0.02138, abs=1e-5)
+    assert c.arm_mean == pytest.approx(20.82) and c.baseline_mean == pytest.approx(22.98667, abs=1e-5)
+    assert c.difference == pytest.approx(20.82 - 22.986667, abs=1e-6)
+    assert c.verdict == "hurts"
+
+
+def test_welch_matches_hand_formulae() -> None:
+    va, vb, n = _hand_var(A1), _hand_var(A2), len(A1)
+    se2 = va / n + vb / n
+    t = (sum(A1) / n - sum(A2) / n) / math.sqrt(se2)
+    df = se2**2 / ((va / n) ** 2 / (n - 1) + (vb / n) ** 2 / (n - 1))
+    c = welch_test(A1, A2, confidence=0.90)
+    assert c.t == pytest.approx(t, rel=1e-10)
+    assert c.df == pytest.approx(df, rel=1e-10)
+    assert c.p_value == pytest.approx(2 * stats.t.sf(abs(t), df), rel=1e-10)
+    half = stats.t.ppf(0.95, df) * math.sqrt(se2)
+    assert (c.ci_low, c.ci_high) == pytest.approx((c.difference - half, c.difference + half), rel=1e-10)
+    assert c.confidence == 0.90
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_welch_matches_scipy_ttest_ind(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    arm = rng.normal(0.985, 0.002, size=5 + seed)
+    base = rng.normal(0.984, 0.004, size=7)
+    ref = stats.ttest_ind(arm, base, equal_var=False)
+    c = welch_test(arm, base)
+    assert (c.t, c.df, c.p_value) == pytest.approx((ref.statistic, ref.df, ref.pvalue), rel=1e-9)
+    ci = ref.confidence_interval(0.95)
+    assert (c.ci_low, c.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+
+
+def test_welch_direction_and_alpha() -> None:
+    assert welch_test(A2, A1).verdict == "helps"
+    assert welch_test(A2, A1).t == pytest.approx(2.4554, abs=1e-4)
+    assert welch_test(A1, A2, alpha=0.01).verdict == "no significant difference"  # p = 0.021 > 0.01
+
+
+def test_welch_p_equal_to_alpha_is_not_significant() -> None:
+    p = welch_test(A2, A1).p_value
+    assert welch_test(A2, A1, alpha=p).verdict == "no significant difference"
+    assert welch_test(A2, A1, alpha=p * 1.001).verdict == "helps"
+
+
+def test_welch_no_difference_for_overlapping_arms() -> None:
+    c = welch_test([0.981, 0.983, 0.985, 0.982, 0.984], [0.982, 0.984, 0.983, 0.981, 0.985])
+    assert c.p_value > 0.5 and c.verdict == "no significant difference"
+
+
+def test_welch_degenerate_equal_constant_arms() -> None:
+    # Same accuracy on every seed in both arms; different sizes make the float means differ in the last bit.
+    c = welch_test([0.99] * 7, [0.99] * 3)
+    assert c.difference == 0.0 and c.t == 0.0 and c.p_value == 1.0
+    assert math.isnan(c.df) and c.ci_low == c.ci_high == 0.0
+    assert c.verdict == "no significant difference"
+
+
+@pytest.mark.parametrize(("arm", "verdict", "sign"), [(0.9920, "helps", 1), (0.9900, "hurts", -1)])
+def test_welch_degenerate_different_constant_arms(arm: float, verdict: str, sign: int) -> None:
+    c = welch_test([arm] * 5, [0.9910] * 5)
+    assert c.p_value == 0.0 and c.t == sign * math.inf and c.verdict == verdict
+    assert c.ci_low == c.ci_high == pytest.approx(arm - 0.9910)
+
+
+def test_welch_one_constant_arm_uses_zero_variance_without_warnings() -> None:
+    arm, base = [0.9912] * 5, [0.990, 0.991, 0.992, 0.989, 0.993]
+    vb = _hand_var(base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = welch_test(arm, base)
+    assert c.t == pytest.approx((0.9912 - 0.991) / math.sqrt(vb / 5), rel=1e-9)
+    assert c.df == pytest.approx(4.0, rel=1e-12)  # all variance from the baseline -> df = n_b - 1
+
+
+@pytest.mark.parametrize(("arm", "base"), [([0.9], [0.9, 0.8]), ([0.9, 0.8], [0.9])])
+def test_welch_needs_two_values_per_arm(arm: list[float], base: list[float]) -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        welch_test(arm, base)
+
+
+# ---------------------------------------------------------------- paired_test
+
+
+def test_paired_equals_one_sample_test_of_differences() -> None:
+    diffs = [x - y for x, y in zip(A1, A2, strict=True)]
+    n = len(diffs)
+    mean_d = sum(diffs) / n
+    t = mean_d / math.sqrt(_hand_var(diffs) / n)
+    ref = stats.ttest_1samp(diffs, 0.0)
+    c = paired_test(A1, A2)
+    assert c.test == "paired" and c.df == n - 1
+    assert c.t == pytest.approx(t, rel=1e-10)
+    assert (c.t, c.p_value) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-10)
+    assert c.difference == pytest.approx(mean_d, rel=1e-12)
+    ci = ref.confidence_interval(0.95)
+    assert (c.ci_low, c.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    assert c.t == pytest.approx(-2.6857, abs=1e-4) and c.p_value == pytest.approx(0.01775, abs=1e-5)
+
+
+def test_paired_uses_the_pairing() -> None:
+    # Big seed-to-seed spread, small consistent gain: only the paired test can see it.
+    base = [0.970, 0.980, 0.990, 0.975, 0.985]
+    arm = [b + d for b, d in zip(base, [0.0010, 0.0012, 0.0009, 0.0011, 0.0010], strict=True)]
+    assert paired_test(arm, base).verdict == "helps"
+    assert welch_test(arm, base).verdict == "no significant difference"
+    assert paired_test(base, arm).verdict == "hurts"
+
+
+def test_paired_degenerate_cases() -> None:
+    same = paired_test([0.98, 0.99, 0.97], [0.98, 0.99, 0.97])
+    assert same.p_value == 1.0 and same.t == 0.0 and same.verdict == "no significant difference"
+    shifted = paired_test([3.0, 5.0, 4.0], [1.0, 3.0, 2.0])  # every difference exactly 2
+    assert shifted.p_value == 0.0 and shifted.t == math.inf and shifted.verdict == "helps"
+    assert shifted.ci_low == shifted.ci_high == 2.0
+
+
+def test_paired_length_mismatch_names_lengths() -> None:
+    with pytest.raises(ValueError, match=r"arm has 3, baseline 2"):
+        paired_test([0.9, 0.8, 0.7], [0.9, 0.8])
+
+
+def test_paired_needs_two_seeds() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_test([0.9], [0.8])
+
+
+# ---------------------------------------------------------------- compare_arms
+
+RESULTS = {
+    "dropout": [0.9841, 0.9852, 0.9838, 0.9846, 0.9850],
+    "plain": [0.9801, 0.9812, 0.9795, 0.9808, 0.9803],
+    "noise": [0.9799, 0.9815, 0.9790, 0.9811, 0.9806],
+}
+ROW_KEYS = {"arm", "n", "mean", "std", "ci_low", "ci_high", "difference", "p_value", "verdict"}
+
+
+def test_compare_arms_rows() -> None:
+    rows = compare_arms(RESULTS, "plain")
+    assert [r["arm"] for r in rows] == ["plain", "dropout", "noise"]
+    base = rows[0]
+    assert base["verdict"] == "baseline" and base["difference"] == 0.0 and math.isnan(base["p_value"])
+    for row in rows:
+        s = summarize(RESULTS[row["arm"]])
+        assert row["n"] == 5
+        assert (row["mean"], row["std"]) == (s.mean, s.std)
+        assert (row["ci_low"], row["ci_high"]) == (s.ci_low, s.ci_high)
+        assert set(row) >= ROW_KEYS
+    for row in rows[1:]:
+        c = welch_test(RESULTS[row["arm"]], RESULTS["plain"])
+        assert (row["difference"], row["p_value"], row["verdict"]) == (c.difference, c.p_value, c.verdict)
+        assert (row["diff_ci_low"], row["diff_ci_high"]) == (c.ci_low, c.ci_high)
+    assert rows[1]["verdict"] == "helps" and rows[2]["verdict"] == "no significant difference"
+
+
+def test_compare_arms_paired_and_alpha() -> None:
+    rows = compare_arms(RESULTS, "plain", test="paired", alpha=0.2)
+    c = paired_test(RESULTS["noise"], RESULTS["plain"], alpha=0.2)
+    assert rows[2]["p_value"] == c.p_value and rows[2]["verdict"] == c.verdict
+    assert rows[2]["p_value"] != welch_test(RESULTS["noise"], RESULTS["plain"]).p_value
+
+
+def test_compare_arms_rejects_bad_arguments() -> None:
+    with pytest.raises(KeyError, match="nope"):
+        compare_arms(RESULTS, "nope")
+    with pytest.raises(ValueError, match="test must be"):
+        compare_arms(RESULTS, "plain", test="mann-whitney")
+
+
+# ---------------------------------------------------------------- formatting
+
+
+@pytest.mark.parametrize(
+    ("x", "digits", "expected"),
+    [
+        (0.99123, 2, "99.12%"),
+        (0.99127, 2, "99.13%"),
+        (1.0, 2, "100.00%"),
+        (0.5, 1, "50.0%"),
+        (0.98765, 3, "98.765%"),
+    ],
+)
+def test_format_pct(x: float, digits: int, expected: str) -> None:
+    assert format_pct(x, digits) == expected
+
+
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [
+        (0.034, "p = 0.034"),
+        (0.0004, "p < 0.001"),
+        (0.0009999, "p < 0.001"),
+        (0.001, "p = 0.001"),
+        (1.0, "p = 1.000"),
+        (0.0, "p < 0.001"),
+        (0.12345, "p = 0.123"),
+    ],
+)
+def test_format_p(p: float, expected: str) -> None:
+    assert format_p(p) == expected
+
+
+def _cmp(diff: float, low: float, high: float, p: float, verdict: str, test: str = "welch") -> Comparison:
+    return Comparison(
+        arm_mean=0.98 + diff,
+        baseline_mean=0.98,
+        difference=diff,
+        ci_low=low,
+        ci_high=high,
+        t=1.0,
+        df=8.0,
+        p_value=p,
+        test=test,
+        verdict=verdict,
+        alpha=0.05,
+    )
+
+
+def test_verdict_sentence_helps() -> None:
+    s = verdict_sentence("Batch norm", _cmp(0.0021, 0.0012, 0.0030, 0.002, "helps"))
+    assert s == "Batch norm helps: +0.21 points (95% CI +0.12 to +0.30), Welch's t-test p = 0.002."
+
+
+def test_verdict_sentence_hurts_paired() -> None:
+    s = verdict_sentence("Dropout 0.8", _cmp(-0.0015, -0.0025, -0.0005, 0.0002, "hurts", test="paired"))
+    assert s == "Dropout 0.8 hurts: -0.15 points (95% CI -0.25 to -0.05), paired t-test p < 0.001."
+
+
+def test_verdict_sentence_no_difference() -> None:
+    cmp = _cmp(-0.00001, -0.0010, 0.0009, 0.61234, "no significant difference")
+    head = "Weight decay: no significant difference, +0.00 points (95% CI -0.10 to +0.09), "
+    expected = head + "Welch's t-test p = 0.612."
+    assert verdict_sentence("Weight decay", cmp) == expected
+
+
+def test_verdict_sentence_from_real_comparison() -> None:
+    c = welch_test(RESULTS["dropout"], RESULTS["plain"], confidence=0.9)
+    # Means 0.98454 and 0.98038; by hand: Welch df 7.918, 90% CI 0.003427 to 0.004893, p 6.1e-6.
+    expected = "Dropout helps: +0.42 points (90% CI +0.34 to +0.49), Welch's t-test p < 0.001."
+    assert verdict_sentence("Dropout", c) == expected
