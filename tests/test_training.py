@@ -201,7 +201,7 @@ def test_cli_train_prints_epochs_and_writes_json(tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert "epoch   1/2" in printed and "epoch   2/2" in printed and "SAMPLE" in printed
     result = json.loads(out.read_text())
-    assert len(result["history"]) == 2 and result["parameters"] == 61706
+    assert len(result["history"]) == 2 and result["parameters"] == 61670
 
 
 def test_cli_rejects_regularizers_on_the_mlp(tmp_path, capsys, monkeypatch):

