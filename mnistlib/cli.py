@@ -37,7 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=None, help="results JSON path (default: results/cli/<run id>.json)")
     p.add_argument("--progress", choices=["auto", "bar", "epoch", "none"], default="auto")
+    s = commands.add_parser("study", help="run (or resume) the regularization study: every arm, every seed")
+    s.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the study's 15)")
+    s.add_argument("--seeds", type=int, default=5, help="seeds per arm (0..N-1)")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--source", default="auto", choices=["auto", "idx", "course", "mirror", "download", "sample"])
+    s.add_argument("--results-dir", default=None, help="where run files go (default: results/)")
+    s.add_argument("--retrain", action="store_true", help="train again even where a result is stored")
     return parser
+
+
+def study_command(args: argparse.Namespace) -> int:
+    from mnistlib.experiments import sweep
+    from mnistlib.stats import format_p, format_pct
+    from mnistlib.study import FULL_EPOCHS, arms_for, study_table
+
+    data = load_mnist(source=args.source, verbose=False)
+    print(data.describe())
+    arms = arms_for(data.n_train, epochs=args.epochs or FULL_EPOCHS)
+    results = sweep(arms, range(args.seeds), data, args.results_dir, retrain=args.retrain, device=args.device)
+    for row in study_table(results):
+        p = "" if row["arm"] == "baseline" else f"  {format_p(row['p_value'])}"
+        print(f"{row['label']:<28} {format_pct(row['mean'])} +- {100 * row['std']:.2f}  {row['verdict']}{p}")
+    return 0
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -70,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train_command(args)
+        if args.command == "study":
+            return study_command(args)
     except (DataError, TrainingDiverged, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
