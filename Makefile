@@ -12,7 +12,7 @@ ifdef MNIST_MIRROR
 export MNIST_MIRROR := $(abspath $(MNIST_MIRROR))
 endif
 
-.PHONY: setup test report lint clean
+.PHONY: setup test report quick-report slides bench lint clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,18 @@ $(STAMP): pyproject.toml constraints.txt
 test: setup
 	$(BIN)/ruff check mnistlib tests
 	$(BIN)/python -m pytest
+
+# Full mode: every notebook in place, reports/report.html, figures/, README's results block.
+# Stored runs under results/ are reused; RETRAIN=1 trains everything again.
+report: setup
+	$(BIN)/python -m mnistlib.report $(if $(RETRAIN),--retrain)
+
+# The sample, 2 epochs, into a temporary folder: what the tests run, never touching committed files.
+quick-report: setup
+	$(BIN)/python -m mnistlib.report --quick --out-dir $(or $(OUT),build/quick)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_epoch.py
 
 lint: setup
 	$(BIN)/ruff check .

