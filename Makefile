@@ -24,8 +24,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m ipykernel install --user --name mnistlib --display-name "Python (mnistlib)" >/dev/null
 	touch $(STAMP)
 
-test: setup
-	$(BIN)/ruff check mnistlib tests
+# reveal.js for the offline slide deck, from the npm registry, pinned by package-lock.json.
+node_modules/reveal.js/package.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup node_modules/reveal.js/package.json
+	bash scripts/install_browser.sh
+	$(BIN)/ruff check mnistlib tests benchmarks
 	$(BIN)/python -m pytest
 
 # Full mode: every notebook in place, reports/report.html, figures/, README's results block.
@@ -36,6 +42,11 @@ report: setup
 # The sample, 2 epochs, into a temporary folder: what the tests run, never touching committed files.
 quick-report: setup
 	$(BIN)/python -m mnistlib.report --quick --out-dir $(or $(OUT),build/quick)
+
+# One reveal.js deck from the cells marked as slides (cell metadata), reveal.js inlined: opens offline.
+slides: setup node_modules/reveal.js/package.json
+	$(BIN)/python -m mnistlib.export slides --notebooks notebooks/0*.ipynb --out reports/slides.html \
+	  --subtitle "LeNet-5 vs a custom MLP, and regularization that measurably helps"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_epoch.py

@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,9 @@ def setup(
     """Load the data for a notebook and say, at the top, which data and mode every number below comes from."""
     if quick and data_source == "auto":
         data_source = "sample"
-    data = load_mnist(source=data_source, verbose=False)
+    with warnings.catch_warnings():  # the banner below says it louder, in the notebook's own words
+        warnings.simplefilter("ignore", UserWarning)
+        data = load_mnist(source=data_source, verbose=False)
     chosen = Setup(
         data=data,
         quick=quick,
@@ -66,8 +69,18 @@ def setup(
         figures_dir=Path(figures_dir) if figures_dir else FIGURES_DIR,
     )
     if show:
+        _crisp_inline_figures()
         md(banner(chosen))
     return chosen
+
+
+def _crisp_inline_figures() -> None:
+    # Retina PNGs stay sharp when a figure is enlarged on a projector.
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # not in a notebook
+        return
+    set_matplotlib_formats("retina")
 
 
 def banner(chosen: Setup) -> str:

@@ -1,0 +1,618 @@
+"""Turn the executed notebooks into one offline HTML report and one offline reveal.js deck.
+
+Both files are presented from a laptop, often without network, so everything they need (figures, CSS,
+reveal.js, fonts) is inlined and the result is scanned for anything that would still reach the network.
+Usage: ``python -m mnistlib.export report|slides --notebooks notebooks/0*.ipynb --out reports/report.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import datetime as dt
+import html as html_lib
+import json
+import os
+import re
+import sys
+import warnings
+from collections.abc import Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from mnistlib.io import atomic_path
+
+__all__ = [
+    "DEFAULT_TITLE",
+    "NotebookError",
+    "check_page",
+    "export_report",
+    "export_slides",
+    "find_external_references",
+    "find_reveal",
+    "main",
+]
+
+DEFAULT_TITLE = "LeNet-5 vs a custom MLP on MNIST"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REVEAL_ENV = "MNISTLIB_REVEAL_DIR"
+SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
+
+# Tags whose src/href/... make the browser fetch something when the page opens (<a href> only navigates on click).
+_FETCHING_ATTRS: dict[str, tuple[str, ...]] = {
+    "script": ("src",),
+    "link": ("href",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "source": ("src", "srcset"),
+    "track": ("src",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "input": ("src",),
+    "base": ("href",),
+    "image": ("href", "xlink:href"),
+    "use": ("href", "xlink:href"),
+}
+_REMOTE = re.compile(r"^\s*(?:https?:|wss?:|ftp:)?//", re.IGNORECASE)
+_INLINE = re.compile(r"^\s*(?:data:|blob:|about:|javascript:|#|$)", re.IGNORECASE)
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+_CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(['"]?)([^'")\s;]+)\1\s*\)?[^;]*;""", re.IGNORECASE)
+
+
+class NotebookError(ValueError):
+    """A notebook given to an export cannot be read; the message names the file."""
+
+
+# --------------------------------------------------------------------------------------------- offline checks
+def _is_remote(url: str) -> bool:
+    return bool(_REMOTE.match(url))
+
+
+def _is_unbundled(url: str) -> bool:
+    """Remote, or a local file next to the HTML: either breaks once the file is opened on another laptop."""
+    return not _INLINE.match(url)
+
+
+def _srcset_urls(value: str) -> list[str]:
+    return [part.strip().split()[0] for part in value.split(",") if part.strip()]
+
+
+def _css_urls(css: str) -> list[str]:
+    urls = [m.group(2) for m in _CSS_URL.finditer(css)]
+    urls += [m.group(2) for m in _CSS_IMPORT.finditer(css) if not m.group(0).lower().startswith("@import url(")]
+    return urls
+
+
+class _ReferenceScanner(HTMLParser):
+    """Collect every URL the page would load by itself, from tags, style attributes and <style> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []  # (where, url)
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name in _FETCHING_ATTRS.get(tag, ()):
+                urls = _srcset_urls(value) if name == "srcset" else [value]
+                self.found += [(f"<{tag} {name}>", url) for url in urls]
+            elif name == "style":
+                self.found += [(f"<{tag} style>", url) for url in _css_urls(value)]
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self._in_style = False
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.found += [("<style>", url) for url in _css_urls(data)]
+
+
+def find_external_references(html: str, *, include_local: bool = False) -> list[str]:
+    """List what the page would fetch from the network (or, with include_local, from files beside it).
+
+    Plain links in prose (<a href>) do not count: they load nothing until clicked.
+    """
+    scanner = _ReferenceScanner()
+    scanner.feed(html)
+    scanner.close()
+    wanted = _is_unbundled if include_local else _is_remote
+    return [f"{where} {url}" for where, url in scanner.found if wanted(url)]
+
+
+def _strip_css_urls(css: str, removed: list[str]) -> str:
+    def import_repl(match: re.Match[str]) -> str:
+        if _is_unbundled(match.group(2)):
+            removed.append(match.group(2))
+            return "/* offline export: @import removed */"
+        return match.group(0)
+
+    def url_repl(match: re.Match[str]) -> str:
+        if _is_unbundled(match.group(2)):
+            removed.append(match.group(2))
+            return "none"
+        return match.group(0)
+
+    return _CSS_URL.sub(url_repl, _CSS_IMPORT.sub(import_repl, css))
+
+
+def _make_self_contained(html: str) -> str:
+    """Drop every reference the page would fetch (warning about each), so that it never waits on the network.
+
+    The templates load nothing; what remains comes from notebook content, e.g. a Markdown image with a URL.
+    """
+    if not find_external_references(html, include_local=True):
+        return html
+    from bs4 import BeautifulSoup  # nbconvert's own dependency; only needed when something has to go
+
+    soup = BeautifulSoup(html, features="html.parser")
+    removed: list[str] = []
+    for tag in soup.find_all(True):
+        for name in _FETCHING_ATTRS.get(tag.name, ()):
+            value = tag.get(name)
+            urls = _srcset_urls(value) if name == "srcset" and isinstance(value, str) else [value]
+            if isinstance(value, str) and any(_is_unbundled(u) for u in urls):
+                removed.append(value)
+                del tag[name]
+                tag[f"data-offline-removed-{name.replace(':', '-')}"] = value
+        if isinstance(tag.get("style"), str):
+            tag["style"] = _strip_css_urls(tag["style"], removed)
+        if tag.name == "style" and tag.string:
+            tag.string.replace_with(_strip_css_urls(str(tag.string), removed))
+    if removed:
+        shown = ", ".join(url[:80] for url in sorted(set(removed))[:5])
+        warnings.warn(f"offline export: removed {len(removed)} external reference(s): {shown}", stacklevel=3)
+    return str(soup)
+
+
+def _write_verified(html: str, out_html: Path) -> Path:
+    """Write atomically, then read the written file back and refuse it if it would touch the network."""
+    out_html = Path(out_html)
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+        leftovers = find_external_references(tmp.read_text(encoding="utf-8"), include_local=True)
+        if leftovers:
+            raise RuntimeError(f"{out_html}: export still references external resources: {leftovers[:5]}")
+    return out_html
+
+
+# ---------------------------------------------------------------------------------------------- notebooks
+def _read_notebook(path: Path) -> NotebookNode:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # schema nits are not our business here, unreadable JSON is
+            nb = nbformat.read(path, as_version=4)
+    except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
+        raise NotebookError(f"{path}: not a valid notebook (not valid JSON: {exc})") from exc
+    except OSError:
+        raise
+    except Exception as exc:  # nbformat raises assorted errors for JSON that is not a notebook
+        raise NotebookError(f"{path}: not a valid notebook ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(nb.get("cells"), list):
+        raise NotebookError(f"{path}: not a valid notebook (no list of cells)")
+    code = [c for c in nb.cells if c.get("cell_type") == "code" and c.get("source", "").strip()]
+    if code and not any(c.get("outputs") or c.get("execution_count") for c in code):
+        warnings.warn(f"{path}: no code cell has been executed; its results will be missing", stacklevel=3)
+    return nb
+
+
+def _read_all(notebooks: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, NotebookNode]]:
+    if not notebooks:
+        raise ValueError("no notebooks given to export")
+    return [(Path(p), _read_notebook(Path(p))) for p in notebooks]
+
+
+def _first_heading(nb: NotebookNode) -> str | None:
+    for cell in nb.cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        for line in cell.get("source", "").splitlines():
+            match = re.match(r"^\s{0,3}#{1,3}\s+(.+?)\s*#*\s*$", line)
+            if match:
+                return re.sub(r"[*`]", "", match.group(1)).strip()
+    return None
+
+
+def _anchor(index: int, path: Path) -> str:
+    return f"nb-{index + 1}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-").lower()
+
+
+def _merge(parts: list[tuple[Path, NotebookNode]], title: str) -> NotebookNode:
+    """One notebook holding every cell in order; the first cell of each part carries its section metadata."""
+    merged = nbformat.v4.new_notebook()
+    merged.metadata = copy.deepcopy(parts[0][1].metadata) if parts else merged.metadata
+    merged.metadata["title"] = title
+    for index, (path, nb) in enumerate(parts):
+        cells = [copy.deepcopy(c) for c in nb.cells] or [nbformat.v4.new_markdown_cell("*(empty notebook)*")]
+        section = {"anchor": _anchor(index, path), "file": path.name, "title": _first_heading(nb) or path.stem}
+        cells[0].setdefault("metadata", {})["mnistlib_section"] = section
+        for position, cell in enumerate(cells):
+            cell["id"] = f"nb{index + 1}-{position}"
+            cell.setdefault("metadata", {})
+            merged.cells.append(cell)
+    return merged
+
+
+def _hide_inputs_marked_hidden(nb: NotebookNode) -> None:
+    """Respect inputs collapsed in JupyterLab (metadata.jupyter.source_hidden) and the remove-input tag."""
+    for cell in nb.cells:
+        meta = cell.get("metadata", {})
+        tags = set(meta.get("tags", []))
+        if meta.get("jupyter", {}).get("source_hidden") or tags & {"remove-input", "remove_input"}:
+            meta.setdefault("transient", {})["remove_source"] = True
+        if cell.get("cell_type") == "code" and not cell.get("source", "").strip():
+            meta.setdefault("transient", {})["remove_source"] = True
+    nb.cells = [c for c in nb.cells if not set(c.get("metadata", {}).get("tags", [])) & {"remove-cell", "remove_cell"}]
+
+
+# ------------------------------------------------------------------------------------------------- report
+_REPORT_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">{{ resources.mnistlib.css }}</style>
+{%- endblock html_head_css -%}
+{%- block body_header -%}
+{{ super() }}
+<header class="mnist-header" id="mnist-top">
+<h1>{{ resources.mnistlib.title | escape_html }}</h1>
+<p class="mnist-meta">{{ resources.mnistlib.generated | escape_html }}</p>
+<nav class="mnist-toc" aria-label="Contents"><h2>Contents</h2><ul>
+{%- for s in resources.mnistlib.sections %}
+<li><a href="#{{ s.anchor }}">{{ s.title | escape_html }}</a>
+<span class="mnist-file">{{ s.file | escape_html }}</span></li>
+{%- endfor %}
+</ul></nav>
+</header>
+{%- endblock body_header -%}
+{%- block any_cell scoped -%}
+{%- set section = cell.metadata.get('mnistlib_section') -%}
+{%- if section -%}
+<div class="mnist-section-start" id="{{ section.anchor }}"><span>{{ section.file | escape_html }}</span>
+<a href="#mnist-top">&uarr; contents</a></div>
+{%- endif -%}
+{{ super() }}
+{%- endblock any_cell -%}
+{%- block input_group scoped -%}
+<details class="mnist-code"><summary>Code</summary>
+{{ super() }}
+</details>
+{%- endblock input_group -%}
+"""
+
+_REPORT_CSS = """
+body.jp-Notebook { max-width: 1120px; margin: 0 auto; padding: 1.5rem 2rem 5rem; box-sizing: border-box; }
+.mnist-header { border-bottom: 2px solid #ddd; margin-bottom: 1.5rem; padding-bottom: 0.5rem; }
+.mnist-header h1 { font-size: 2rem; margin: 0 0 0.3rem; }
+.mnist-meta { color: #666; margin: 0 0 1rem; }
+.mnist-toc h2 { font-size: 1.1rem; margin: 0.5rem 0; }
+.mnist-toc ul { list-style: none; margin: 0 0 0.5rem 0; padding: 0; line-height: 1.7; }
+.mnist-toc .mnist-file, .mnist-section-start span { color: #888; font-family: var(--jp-code-font-family);
+  font-size: 0.8em; }
+.mnist-section-start { display: flex; justify-content: space-between; border-top: 1px solid #ccc;
+  margin: 2.5rem 0 0.5rem; padding-top: 0.4rem; font-size: 0.9rem; }
+.mnist-section-start a { color: #888; text-decoration: none; }
+details.mnist-code { margin: 0.2rem 0; }
+details.mnist-code > summary { cursor: pointer; color: #777; font-size: 0.8rem; user-select: none; width: max-content; }
+details.mnist-code[open] > summary { margin-bottom: 0.2rem; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
+.jp-RenderedHTMLCommon table { font-size: 0.85rem; }
+.jp-OutputArea-output pre { white-space: pre-wrap; }
+@media print { details.mnist-code { display: none; } .mnist-section-start a { display: none; } }
+"""
+
+
+def _html_exporter(template: str, **traits: Any) -> Any:
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        template_name="lab",
+        raw_template=template,
+        theme="light",
+        embed_images=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        **traits,
+    )
+
+
+def export_report(
+    notebooks: Sequence[str | os.PathLike[str]],
+    out_html: str | os.PathLike[str],
+    title: str = DEFAULT_TITLE,
+) -> Path:
+    """Merge the executed notebooks, in order, into one self-contained HTML report (code folded under "Code")."""
+    parts = _read_all(notebooks)
+    nb = _merge(parts, title)
+    _hide_inputs_marked_hidden(nb)
+    sections = [c.metadata["mnistlib_section"] for c in nb.cells if "mnistlib_section" in c.metadata]
+    now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    resources = {
+        "metadata": {"name": title, "path": str(parts[0][0].resolve().parent)},
+        "mnistlib": {
+            "title": title,
+            "generated": f"Generated {now} from {len(parts)} notebook{'s' * (len(parts) != 1)}",
+            "sections": sections,
+            "css": _REPORT_CSS,
+        },
+    }
+    html, _ = _html_exporter(_REPORT_TEMPLATE).from_notebook_node(nb, resources=resources)
+    return _write_verified(_make_self_contained(html), Path(out_html))
+
+
+# ------------------------------------------------------------------------------------------------- slides
+_SLIDES_TEMPLATE = r"""{%- extends 'base.html.j2' -%}
+{%- block header -%}
+<!DOCTYPE html>
+<html lang="{{ resources.language_code }}">
+<head>
+<meta charset="utf-8" />
+<meta name="viewport" content="width=device-width, initial-scale=1.0" />
+<title>{{ resources.mnistlib.title | escape_html }}</title>
+<style type="text/css">{{ resources.mnistlib.reveal_css }}</style>
+{% for css in resources.inlining.css -%}
+<style type="text/css">{{ css }}</style>
+{% endfor -%}
+{{ resources.include_css("static/index.css") }}
+{{ resources.include_css("static/theme-light.css") }}
+{{ resources.include_css("static/custom_reveal.css") }}
+<style type="text/css">{{ resources.mnistlib.theme_css }}</style>
+<style type="text/css">{{ resources.mnistlib.css }}</style>
+</head>
+{%- endblock header -%}
+{%- block body_header -%}
+<body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light">
+<main><div class="reveal"><div class="slides">
+{%- endblock body_header -%}
+{%- block body_footer -%}
+</div></div></main>
+<script>{{ resources.mnistlib.reveal_js }}</script>
+<script>{{ resources.mnistlib.notes_js }}</script>
+<script>
+Reveal.initialize({
+  hash: true, controls: true, progress: true, slideNumber: 'c/t', transition: 'slide',
+  width: 1280, height: 720, margin: 0.04, center: true, keyboard: true,
+  plugins: (typeof RevealNotes !== 'undefined') ? [RevealNotes] : []
+}).then(() => mnistFitFigures(Reveal.getCurrentSlide()));
+// Size figures to the slide: as large as fits (small inline PNGs are scaled up), shrunk together when several share it.
+function mnistFitFigures(slide) {
+  const imgs = slide ? Array.from(slide.querySelectorAll('.jp-RenderedImage img')) : [];
+  if (!imgs.length) { return; }
+  const limit = Reveal.getConfig().height - 24;
+  let h = Math.min(520, Math.floor(limit / imgs.length));
+  for (let k = 0; k < 12; k++) {
+    imgs.forEach((i) => { i.style.height = h + 'px'; });
+    if (slide.scrollHeight <= limit || h <= 120) { break; }
+    h = Math.floor(h * 0.85);
+  }
+  Reveal.layout();
+}
+Reveal.on('slidechanged', (e) => mnistFitFigures(e.currentSlide));
+</script>
+</body>
+{%- endblock body_footer -%}
+{%- block footer -%}
+</html>
+{%- endblock footer -%}
+"""
+
+_SLIDES_CSS = """
+:root { --jp-ui-font-size1: 20px; --jp-content-font-size1: 20px; --jp-code-font-size: 18px; }
+html, body { height: 100%; margin: 0; }
+.reveal { font-size: 30px; }
+.reveal .slides section img { max-height: 540px; max-width: 100%; width: auto; height: auto; margin: 0.2em auto;
+  display: block; object-fit: contain; }
+.reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
+.reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.4em; } .reveal h3 { font-size: 1.1em; }
+.reveal table { font-size: 0.55em; margin: 0.3em auto; }
+.reveal .jp-OutputArea-output pre { font-size: 0.6em; max-height: 520px; overflow: auto; white-space: pre-wrap; }
+.reveal .jp-Notebook-cell { padding: 0; }
+.reveal .mnist-title-slide, .reveal .mnist-title-slide h1, .reveal .mnist-title-slide p { text-align: center; }
+.reveal .mnist-title-slide h1 { font-size: 2.1em; margin-bottom: 0.6em; }
+.reveal .mnist-subtitle { font-size: 1.1em; color: #444; }
+.reveal .mnist-date { font-size: 0.8em; color: #777; margin-top: 1.2em; }
+"""
+
+
+def find_reveal(reveal_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the reveal.js 5 package installed by `npm ci` (or named by $MNISTLIB_REVEAL_DIR)."""
+    if reveal_dir:
+        candidates = [Path(reveal_dir)]
+    elif os.environ.get(REVEAL_ENV):
+        candidates = [Path(os.environ[REVEAL_ENV])]
+    else:
+        candidates = [Path.cwd() / "node_modules" / "reveal.js", REPO_ROOT / "node_modules" / "reveal.js"]
+    for root in candidates:
+        if (root / "dist" / "reveal.js").is_file():
+            version = json.loads((root / "package.json").read_text()).get("version", "?")
+            if not version.startswith("5."):
+                raise RuntimeError(f"{root}: reveal.js {version} found, version 5 expected")
+            return root
+    tried = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"reveal.js not found (tried {tried}); run `npm ci --no-audit --no-fund` in {REPO_ROOT} (make slides does it)"
+    )
+
+
+def _script_safe(code: str) -> str:
+    return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)
+
+
+def _inline_fonts(theme_css: str, theme_dir: Path) -> str:
+    """Replace the theme's @import of its font stylesheet by @font-face rules with the WOFF files inlined."""
+
+    def font_faces(match: re.Match[str]) -> str:
+        css_path = (theme_dir / match.group(2)).resolve()
+        if not css_path.is_file():
+            return "/* font stylesheet not found */"
+        out = []
+        for block in re.findall(r"@font-face\s*{[^}]*}", css_path.read_text()):
+            if "italic" in block:  # browsers slant the regular face well enough; saves ~250 kB per deck
+                continue
+            woff = re.search(r"""url\(['"]?([^'")?#]+\.woff)['"]?\)""", block)
+            if not woff:
+                continue
+            data = base64.b64encode((css_path.parent / woff.group(1)).read_bytes()).decode("ascii")
+            kept = [ln for ln in block.splitlines() if re.match(r"\s*font-(family|weight|style)", ln)]
+            out.append(
+                "@font-face {\n" + "\n".join(kept) + f"\n  src: url(data:font/woff;base64,{data}) format('woff');\n}}"
+            )
+        return "\n".join(out)
+
+    return _CSS_IMPORT.sub(font_faces, theme_css)
+
+
+def _reveal_resources(reveal_dir: str | os.PathLike[str] | None, theme: str = "white") -> dict[str, str]:
+    root = find_reveal(reveal_dir)
+    theme_path = root / "dist" / "theme" / f"{theme}.css"
+    notes = root / "plugin" / "notes" / "notes.js"
+    return {
+        "reveal_css": (root / "dist" / "reveal.css").read_text(encoding="utf-8"),
+        "theme_css": _inline_fonts(theme_path.read_text(encoding="utf-8"), theme_path.parent),
+        "reveal_js": _script_safe((root / "dist" / "reveal.js").read_text(encoding="utf-8")),
+        "notes_js": _script_safe(notes.read_text(encoding="utf-8")) if notes.is_file() else "",
+    }
+
+
+def _slide_type(cell: NotebookNode) -> str:
+    """Cells without slideshow metadata are skipped: only cells chosen for the deck become slides."""
+    slideshow = cell.get("metadata", {}).get("slideshow") or {}
+    value = slideshow.get("slide_type") if isinstance(slideshow, dict) else None
+    return value if value in SLIDE_TYPES else "skip"
+
+
+def _select_slides(nb: NotebookNode) -> list[NotebookNode]:
+    """Chosen cells only, with the first one of the notebook starting a new slide (a notebook is a new topic)."""
+    chosen = [copy.deepcopy(c) for c in nb.cells if _slide_type(c) != "skip"]
+    for cell in chosen:
+        cell.metadata["slideshow"] = {**cell.metadata.get("slideshow", {}), "slide_type": _slide_type(cell)}
+    for cell in chosen:
+        if _slide_type(cell) != "notes":
+            if _slide_type(cell) in {"-", "fragment", "subslide"}:
+                cell.metadata["slideshow"]["slide_type"] = "slide"
+            break
+    return chosen
+
+
+def _title_cell(title: str, subtitle: str, date: str) -> NotebookNode:
+    esc = html_lib.escape
+    parts = [f'<div class="mnist-title-slide">\n<h1>{esc(title)}</h1>']
+    if subtitle:
+        parts.append(f'<p class="mnist-subtitle">{esc(subtitle)}</p>')
+    parts.append(f'<p class="mnist-date">{esc(date)}</p>\n</div>')
+    cell = nbformat.v4.new_markdown_cell("\n".join(parts))
+    cell.metadata["slideshow"] = {"slide_type": "slide"}
+    return cell
+
+
+def export_slides(
+    notebooks: Sequence[str | os.PathLike[str]],
+    out_html: str | os.PathLike[str],
+    title: str = DEFAULT_TITLE,
+    subtitle: str = "",
+    date: str | None = None,
+    reveal_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """One offline reveal.js deck: a title slide, then the cells chosen via metadata.slideshow, outputs only."""
+    from nbconvert import SlidesExporter
+
+    parts = _read_all(notebooks)
+    assets = _reveal_resources(reveal_dir)  # fail early, before rendering, when reveal.js is not installed
+    chosen = [(path, nbformat.v4.new_notebook(cells=_select_slides(nb), metadata=nb.metadata)) for path, nb in parts]
+    if not any(nb.cells for _, nb in chosen):
+        warnings.warn("no cell has slideshow metadata: the deck only has its title slide", stacklevel=2)
+    nb = _merge([(p, n) for p, n in chosen if n.cells] or chosen[:1], title)
+    nb.cells = [c for c in nb.cells if _slide_type(c) != "skip"]
+    nb.cells.insert(0, _title_cell(title, subtitle, date or dt.date.today().strftime("%d %B %Y")))
+    resources = {
+        "metadata": {"name": title, "path": str(parts[0][0].resolve().parent)},
+        "mnistlib": {"title": title, "css": _SLIDES_CSS, **assets},
+    }
+    exporter = SlidesExporter(
+        raw_template=_SLIDES_TEMPLATE,
+        theme="light",
+        embed_images=True,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
+    return _write_verified(_make_self_contained(html), Path(out_html))
+
+
+def check_page(html_path: str | os.PathLike[str], screenshot_path: str | os.PathLike[str], **kwargs: Any) -> dict:
+    """Open the page offline in headless Chromium and report problems; see mnistlib.pagecheck.check_page."""
+    from mnistlib.pagecheck import check_page as _check_page
+
+    return _check_page(html_path, screenshot_path, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+def main(argv: Sequence[str] | None = None) -> int:
+    """`report` / `slides` export the notebooks; `check` opens an exported file in headless Chromium."""
+    parser = argparse.ArgumentParser(prog="python -m mnistlib.export", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, default in (("report", "reports/report.html"), ("slides", "reports/slides.html")):
+        cmd = sub.add_parser(name, help=f"export the notebooks to {default}")
+        cmd.add_argument("--notebooks", nargs="+", required=True, type=Path, help="executed notebooks, in order")
+        cmd.add_argument("--out", type=Path, default=Path(default), help=f"output HTML (default {default})")
+        cmd.add_argument("--title", default=DEFAULT_TITLE)
+        if name == "slides":
+            cmd.add_argument("--subtitle", default="", help="line under the title on the title slide")
+            cmd.add_argument("--date", default=None, help="date on the title slide (default: today)")
+            cmd.add_argument("--reveal-dir", type=Path, default=None, help="reveal.js package (default node_modules)")
+    check = sub.add_parser("check", help="open exported HTML in headless Chromium, offline; exit 1 on problems")
+    check.add_argument("html", type=Path)
+    check.add_argument("--screenshot", type=Path, default=None, help="PNG path (default: beside the HTML)")
+    args = parser.parse_args(argv)
+    with warnings.catch_warnings():  # one plain line per warning on the console, restored afterwards
+        warnings.showwarning = lambda message, *_args, **_kw: print(f"warning: {message}", file=sys.stderr)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "report":
+            out = export_report(args.notebooks, args.out, title=args.title)
+        elif args.command == "slides":
+            out = export_slides(
+                args.notebooks,
+                args.out,
+                title=args.title,
+                subtitle=args.subtitle,
+                date=args.date,
+                reveal_dir=args.reveal_dir,
+            )
+        else:
+            shot = args.screenshot or args.html.with_suffix(".png")
+            result = check_page(args.html, shot)
+            print(json.dumps(result, indent=2))
+            return 0 if result["ok"] else 1
+    except (FileNotFoundError, NotebookError, RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

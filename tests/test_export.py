@@ -1,0 +1,339 @@
+"""Offline report and slide deck: built from small real notebooks (real PNG, real DataFrame HTML), no kernel."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from mnistlib import export
+from mnistlib.export import NotebookError, export_report, export_slides, find_external_references
+
+TITLE = "LeNet-5 vs a custom MLP on MNIST"
+# Tags that would make a browser fetch a URL when the page opens (prose links <a href> are fine).
+EXTERNAL_TAG = re.compile(r"<(script|link|img)\b[^>]*\s(src|href)\s*=\s*['\"]?\s*(https?:)?//", re.IGNORECASE)
+
+
+def figure_png() -> str:
+    """A real matplotlib PNG, base64 as Jupyter stores it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=60)
+    ax.plot([0, 1, 2, 3], [0.90, 0.95, 0.97, 0.98], marker="o")
+    ax.set_title("validation accuracy")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _on_slide(cell: nbformat.NotebookNode, slide_type: str) -> nbformat.NotebookNode:
+    cell.metadata["slideshow"] = {"slide_type": slide_type}
+    return cell
+
+
+def make_notebooks(folder: Path, png: str) -> list[Path]:
+    """Two executed-looking notebooks; cells marked CHOSEN-* have slideshow metadata, SKIPPED-* do not."""
+    import pandas as pd
+
+    table = pd.DataFrame({"model": ["LeNet-5", "CustomMLP"], "test accuracy": [0.991, 0.982]})
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, name in enumerate(["01_data", "02_compare"], start=1):
+        nb = new_notebook()
+        nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+        nb.cells = [
+            _on_slide(
+                new_markdown_cell(f"# Part {index}: CHOSEN-HEADING-{index}\n\nLoss $\\alpha x^2$ in prose."), "slide"
+            ),
+            new_markdown_cell(f"SKIPPED-PROSE-{index} and a [prose link](https://example.org/paper)."),
+            _on_slide(
+                new_code_cell(
+                    "plt.plot(acc)  # CODE-INPUT",
+                    execution_count=1,
+                    outputs=[new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})],
+                ),
+                "slide",
+            ),
+            _on_slide(
+                new_code_cell(
+                    "table",
+                    execution_count=2,
+                    outputs=[
+                        new_output(
+                            "execute_result",
+                            execution_count=2,
+                            data={"text/html": table.to_html(), "text/plain": table.to_string()},
+                        )
+                    ],
+                ),
+                "fragment",
+            ),
+            new_code_cell(
+                "print('x')",
+                execution_count=3,
+                outputs=[new_output("stream", name="stdout", text=f"SKIPPED-OUTPUT-{index}\n")],
+            ),
+            _on_slide(
+                new_code_cell(
+                    "display(Markdown(summary))",
+                    execution_count=4,
+                    outputs=[
+                        new_output(
+                            "display_data",
+                            data={"text/markdown": f"CHOSEN-MARKDOWN-{index}: **bold**", "text/plain": "<Markdown>"},
+                        )
+                    ],
+                ),
+                "subslide",
+            ),
+        ]
+        path = folder / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def png() -> str:
+    return figure_png()
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory: pytest.TempPathFactory, png: str) -> list[Path]:
+    return make_notebooks(tmp_path_factory.mktemp("notebooks"), png)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, notebooks: list[Path]) -> Path:
+    return export_report(notebooks, tmp_path_factory.mktemp("report") / "report.html", title=TITLE)
+
+
+@pytest.fixture(scope="module")
+def reveal_dir() -> Path:
+    try:
+        return export.find_reveal()
+    except FileNotFoundError as exc:
+        pytest.skip(f"reveal.js not installed: {exc}")
+
+
+@pytest.fixture(scope="module")
+def slides(tmp_path_factory: pytest.TempPathFactory, notebooks: list[Path], reveal_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("slides") / "slides.html"
+    return export_slides(notebooks, out, title=TITLE, subtitle="Class presentation", date="1 December 2025")
+
+
+def assert_offline(html: str) -> None:
+    assert not EXTERNAL_TAG.findall(html), EXTERNAL_TAG.findall(html)[:3]
+    assert find_external_references(html, include_local=True) == []
+
+
+# ------------------------------------------------------------------------------------------------- report
+def test_report_is_one_self_contained_file(report: Path, png: str) -> None:
+    assert sorted(p.name for p in report.parent.iterdir()) == ["report.html"]  # no *_files folder, no *.tmp
+    html = report.read_text(encoding="utf-8")
+    assert f"data:image/png;base64,{png[:200]}" in html
+    assert len(re.findall(r'<img\b[^>]*\ssrc="data:image/png;base64,', html)) == 2
+    assert "CustomMLP" in html and "<table" in html  # DataFrame HTML
+    assert "CHOSEN-MARKDOWN-1: <strong>bold</strong>" in html  # Markdown displayed from a code cell
+    assert_offline(html)
+    assert "mathjax" not in html.lower() and "require.min.js" not in html
+    assert "$\\alpha x^2$" in html  # LaTeX stays readable text
+
+
+def test_report_keeps_order_toc_and_folded_code(report: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    body = html.index('id="nb-1-01_data"')  # after the table of contents
+    order = [html.index(marker, body) for marker in ("CHOSEN-HEADING-1", "SKIPPED-PROSE-1", "CHOSEN-HEADING-2")]
+    assert order == sorted(order)
+    assert 'href="#nb-1-01_data"' in html and 'id="nb-1-01_data"' in html
+    assert 'id="nb-2-02_compare"' in html
+    assert '<details class="mnist-code">' in html and "CODE-INPUT" in html
+    assert "SKIPPED-PROSE-1" in html and "SKIPPED-OUTPUT-2" in html  # the report has everything
+    assert 'href="https://example.org/paper"' in html  # prose links stay links
+    assert f"<title>{TITLE}</title>" in html
+
+
+# ------------------------------------------------------------------------------------------------- slides
+def test_slides_hold_only_chosen_cells_without_code(slides: Path, png: str) -> None:
+    html = slides.read_text(encoding="utf-8")
+    for index in (1, 2):
+        assert f"CHOSEN-HEADING-{index}" in html
+        assert f"CHOSEN-MARKDOWN-{index}" in html
+        assert f"SKIPPED-PROSE-{index}" not in html
+        assert f"SKIPPED-OUTPUT-{index}" not in html
+    assert "CODE-INPUT" not in html and '<div class="jp-CodeMirrorEditor' not in html
+    assert f"data:image/png;base64,{png[:200]}" in html
+    assert "CustomMLP" in html and 'class="fragment"' in html
+    assert "max-height: 540px" in html  # figures fit on a slide
+
+
+def test_slides_title_slide_comes_first(slides: Path) -> None:
+    html = slides.read_text(encoding="utf-8")
+    first = html.index("<section")
+    title = html.index('class="mnist-title-slide"')
+    assert first < title < html.index("CHOSEN-HEADING-1")
+    assert "Class presentation" in html and "1 December 2025" in html
+    assert html.count("<section") >= 1 + 2 * 3  # title + per notebook: heading, figure stack, subslide
+
+
+def test_slides_inline_reveal_and_load_nothing(slides: Path, reveal_dir: Path) -> None:
+    html = slides.read_text(encoding="utf-8")
+    assert_offline(html)
+    assert not re.search(r"<script[^>]*\bsrc=", html) and not re.search(r"<link[^>]*\bhref=", html)
+    assert "Reveal.initialize" in html and "hash: true" in html
+    reveal_js = (reveal_dir / "dist" / "reveal.js").read_text(encoding="utf-8")
+    assert reveal_js[200:400] in html  # the library itself, not a link to it
+    assert "data:font/woff;base64," in html  # theme fonts inlined, not fetched
+
+
+def test_slides_do_not_touch_the_notebooks(notebooks: list[Path], reveal_dir: Path, tmp_path: Path) -> None:
+    before = [p.read_bytes() for p in notebooks]
+    export_slides(notebooks, tmp_path / "slides.html", date="today")
+    assert [p.read_bytes() for p in notebooks] == before
+
+
+def test_first_chosen_cell_of_each_notebook_starts_a_slide() -> None:
+    nb = new_notebook(cells=[new_markdown_cell("no metadata"), _on_slide(new_markdown_cell("a"), "fragment")])
+    nb.cells.append(_on_slide(new_markdown_cell("b"), "-"))
+    chosen = export._select_slides(nb)
+    assert [c.source for c in chosen] == ["a", "b"]
+    assert [c.metadata.slideshow.slide_type for c in chosen] == ["slide", "-"]
+    assert nb.cells[1].metadata.slideshow.slide_type == "fragment"  # a copy was changed, not the notebook
+
+
+def test_slides_without_chosen_cells_warn_and_keep_title(tmp_path: Path, reveal_dir: Path) -> None:
+    path = tmp_path / "plain.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("PLAIN-CELL")]), path)
+    with pytest.warns(UserWarning, match="slideshow metadata"):
+        out = export_slides([path], tmp_path / "deck.html", title="Only a title", date="today")
+    html = out.read_text(encoding="utf-8")
+    assert "Only a title" in html and "PLAIN-CELL" not in html
+
+
+def test_slides_need_reveal(notebooks: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "slides.html"
+    with pytest.raises(FileNotFoundError, match="npm ci"):
+        export_slides(notebooks, out, reveal_dir=tmp_path / "no-reveal")
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------------- errors and atomicity
+def test_missing_notebook_is_named_and_nothing_written(notebooks: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    missing = tmp_path / "03_missing.ipynb"
+    with pytest.raises(FileNotFoundError, match="03_missing.ipynb"):
+        export_report([notebooks[0], missing], out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_invalid_json_notebook_is_named(notebooks: list[Path], tmp_path: Path) -> None:
+    broken = tmp_path / "04_broken.ipynb"
+    broken.write_text('{"cells": [', encoding="utf-8")
+    with pytest.raises(NotebookError, match=r"04_broken\.ipynb.*not valid JSON"):
+        export_report([notebooks[0], broken], tmp_path / "report.html")
+    not_a_notebook = tmp_path / "05_list.ipynb"
+    not_a_notebook.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(NotebookError, match="05_list.ipynb"):
+        export_report([not_a_notebook], tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_failed_verification_leaves_no_file(
+    notebooks: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out" / "report.html"
+    out.parent.mkdir()
+    out.write_text("previous report", encoding="utf-8")
+    monkeypatch.setattr(export, "find_external_references", lambda html, include_local=False: ["<script src> x"])
+    with pytest.raises(RuntimeError, match="external resources"):
+        export_report(notebooks, out)
+    assert out.read_text(encoding="utf-8") == "previous report"  # the old file survives a failed export
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # and no *.tmp is left behind
+
+
+def test_unexecuted_notebook_warns(tmp_path: Path) -> None:
+    path = tmp_path / "raw.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1 + 1")]), path)
+    with pytest.warns(UserWarning, match="no code cell has been executed"):
+        export_report([path], tmp_path / "report.html")
+
+
+# -------------------------------------------------------------------------------------- external content
+def test_remote_image_in_markdown_is_removed_with_a_warning(tmp_path: Path, png: str) -> None:
+    path = tmp_path / "remote.ipynb"
+    cells = [new_markdown_cell("![logo](https://example.org/logo.png) see [the paper](https://example.org/p)")]
+    cells.append(new_code_cell("x", execution_count=1, outputs=[new_output("display_data", data={"image/png": png})]))
+    nbformat.write(new_notebook(cells=cells), path)
+    with pytest.warns(UserWarning, match="removed 1 external reference"):
+        out = export_report([path], tmp_path / "report.html")
+    html = out.read_text(encoding="utf-8")
+    assert_offline(html)
+    assert 'data-offline-removed-src="https://example.org/logo.png"' in html
+    assert 'href="https://example.org/p"' in html
+
+
+def test_local_image_in_markdown_is_embedded(tmp_path: Path, png: str) -> None:
+    (tmp_path / "figure.png").write_bytes(base64.b64decode(png))
+    path = tmp_path / "local.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("![a figure](figure.png)")]), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = export_report([path], tmp_path / "out" / "report.html")
+    assert "data:image/png;base64," in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("snippet", "found"),
+    [
+        ('<script src="https://cdn.example.org/require.js"></script>', True),
+        ('<link rel="stylesheet" href="http://cdn.example.org/x.css">', True),
+        ('<img src="//cdn.example.org/x.png">', True),
+        ("<style>@import url(https://fonts.example.org/css);</style>", True),
+        ("<div style=\"background: url('https://example.org/bg.png')\"></div>", True),
+        ('<img srcset="a.png 1x, https://example.org/b.png 2x">', True),
+        ('<a href="https://example.org/paper">paper</a> https://example.org in text', False),
+        ('<img src="data:image/png;base64,AAAA"><script>var u = "https://x.org";</script>', False),
+        ('<a href="#nb-1">x</a><style>.a { background: url(data:image/svg+xml;base64,AA) }</style>', False),
+    ],
+)
+def test_find_external_references(snippet: str, found: bool) -> None:
+    assert bool(find_external_references(snippet)) is found
+
+
+def test_local_files_count_only_when_asked() -> None:
+    snippet = '<img src="figures/acc.png">'
+    assert find_external_references(snippet) == []
+    assert find_external_references(snippet, include_local=True) == ["<img src> figures/acc.png"]
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+def test_cli_report_and_errors(notebooks: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "reports" / "report.html"
+    nb_args = [str(p) for p in notebooks]
+    assert export.main(["report", "--notebooks", *nb_args, "--out", str(out), "--title", "T"]) == 0
+    assert out.is_file() and "wrote" in capsys.readouterr().out
+    assert export.main(["report", "--notebooks", str(tmp_path / "nope.ipynb"), "--out", str(out)]) == 2
+    assert "nope.ipynb" in capsys.readouterr().err
+
+
+def test_cli_slides(notebooks: list[Path], tmp_path: Path, reveal_dir: Path) -> None:
+    out = tmp_path / "slides.html"
+    args = ["slides", "--notebooks", *map(str, notebooks), "--out", str(out), "--subtitle", "Sub", "--date", "d"]
+    assert export.main(args) == 0
+    assert "Sub" in out.read_text(encoding="utf-8")
+
+
+def test_the_tag_pattern_of_these_tests_catches_cdn_links() -> None:
+    assert EXTERNAL_TAG.search('<script type="text/javascript" src="https://cdn.example.org/require.js">')
+    assert EXTERNAL_TAG.search("<link rel=stylesheet href=//cdn.example.org/x.css>")
+    assert not EXTERNAL_TAG.search('<img data-offline-removed-src="https://example.org/x.png">')
