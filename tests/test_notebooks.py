@@ -64,3 +64,21 @@ def test_every_notebook_has_a_tagged_parameters_cell():
         tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, notebook.name
         assert "QUICK = False" in "".join(tagged[0]["source"])
+
+
+@pytest.mark.browser
+def test_real_report_and_slides_render_offline_in_chromium(quick_report):
+    """The report and deck made from the real notebooks: every figure loads, no request leaves the machine."""
+    from mnistlib.export import export_slides
+    from mnistlib.pagecheck import check_page, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no Chromium-family browser installed (scripts/install_browser.sh installs one)")
+    out, report, _, _ = quick_report
+    slides = export_slides(sorted((out / "notebooks").glob("*.ipynb")), out / "slides.html", subtitle="quick")
+    for page in (report, slides):
+        result = check_page(page, out / f"{page.stem}.png")
+        assert result["ok"], (page.name, result["problems"])
+        assert (out / f"{page.stem}.png").stat().st_size > 10_000
+    html = slides.read_text()
+    assert "Summary" in html and "reveal" in html
