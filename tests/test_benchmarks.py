@@ -1,0 +1,121 @@
+"""benchmarks/bench_epoch.py: the script runs and reports every pipeline, and the pipelines compute the same thing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+from mnistlib.data import MnistArrays
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "benchmarks" / "bench_epoch.py"
+
+
+def load_bench() -> ModuleType:
+    """Import the benchmark script as a module (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_epoch", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_epoch"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return load_bench()
+
+
+@pytest.fixture(scope="module")
+def small(sample_data: MnistArrays) -> MnistArrays:
+    """640 training and 128 test digits of the sample: enough for a few batches of every pipeline."""
+    d = sample_data
+    return MnistArrays(
+        d.train_images[:640], d.train_labels[:640], d.test_images[:128], d.test_labels[:128], d.source, d.origin
+    )
+
+
+def test_quick_run_prints_the_table_and_writes_json_with_every_pipeline(tmp_path):
+    cmd = [
+        sys.executable, str(SCRIPT), "--quick", "--source", "sample", "--subset", "512", "--devices", "cpu",
+        "--batch-sizes", "64", "--data-dir", str(tmp_path / "data"), "--json-dir", str(tmp_path),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "vs template" in out and "vs plain" in out and "extrapolated" in out
+    for name in ("template", "torchvision", "plain", "mnistlib"):
+        assert f"\n{name} " in out, f"no table row for {name}:\n{out}"
+
+    payload = json.loads((tmp_path / "results-cpu.json").read_text())
+    assert payload["machine"]["torch"] == torch.__version__
+    assert payload["machine"]["cpu"] and payload["machine"]["torch_threads"] >= 1
+    rows = payload["rows"]
+    assert [r["pipeline"] for r in rows] == ["template", "torchvision", "plain", "mnistlib"]
+    for r in rows:
+        assert r["device"] == "cpu" and r["batch_size"] == 64 and r["extrapolated"] is True
+        assert r["seconds_per_epoch"] > 0 and r["images_per_s"] > 0
+        assert r["x_vs_template"] > 0 and r["x_vs_plain"] > 0
+    assert rows[0]["x_vs_template"] == pytest.approx(1.0) and rows[2]["x_vs_plain"] == pytest.approx(1.0)
+    # The PNG files were built once, named {id}_{label}.png, and nothing temporary was left behind.
+    pngs = list((tmp_path / "data" / "bench_png").rglob("*"))
+    assert not [p for p in pngs if p.name.endswith(".tmp")]
+    assert sum(p.suffix == ".png" for p in pngs) == 512 + 512 // 6
+
+
+def test_png_dataset_round_trips_pixels_and_labels_and_skips_existing_files(bench, small, tmp_path):
+    folder = tmp_path / "png"
+    images, labels = small.train_images[:20], small.train_labels[:20]
+    assert bench.write_pngs(images, labels, folder) == 20
+    assert bench.write_pngs(images, labels, folder) == 0  # already there: nothing rewritten
+    (folder / "README").write_text("not a digit")
+    dataset = bench.PngDigits(folder, transform=lambda img: torch.from_numpy(np.asarray(img).copy()))
+    assert len(dataset) == 20
+    for i in (0, 7, 19):
+        pixels, label = dataset[i]
+        assert torch.equal(pixels, images[i]) and label == int(labels[i])
+
+
+def test_pipelines_agree_on_the_first_batches_from_the_same_weights(bench, small, tmp_path):
+    """The fast path must not change results: same batches, same weights, same losses."""
+    files = bench.prepare_inputs(small, tmp_path, bench.PIPELINES, log=lambda _msg: None)
+    state = bench.initial_state(seed=0)
+    cpu = torch.device("cpu")
+    first = {}
+    five = {}
+    for name in bench.PIPELINES:
+        pipeline = bench.PIPELINE_CLASSES[name](small, cpu, 64, seed=0, files=files)
+        first[name] = bench.first_batch_loss(pipeline, state)
+        model, optimizer = bench.fresh_model(pipeline, state)
+        five[name] = pipeline.train_epoch(model, optimizer, torch.nn.CrossEntropyLoss(), 1, max_batches=5)[0]
+    assert 1.5 < first["plain"] < 3.0  # near ln(10) for an untrained model
+    for name in bench.PIPELINES:
+        assert first[name] == pytest.approx(first["plain"], abs=1e-4), first
+        assert five[name] == pytest.approx(five["plain"], abs=1e-4), five
+
+
+def test_mnistlib_pipeline_runs_channels_last_like_fit(bench, small):
+    pipeline = bench.MnistlibPipeline(small, torch.device("cpu"), 64)
+    model, _ = bench.fresh_model(pipeline, bench.initial_state(0))
+    assert model.c1.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = bench.PlainPipeline(small, torch.device("cpu"), 64)
+    model, _ = bench.fresh_model(plain, bench.initial_state(0))
+    assert model.c3.weight.is_contiguous() and not model.c3.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_extrapolated_rows_scale_to_a_whole_epoch(bench, small):
+    pipeline = bench.PlainPipeline(small, torch.device("cpu"), 64)
+    row = bench.time_pipeline(pipeline, bench.initial_state(0), epochs=2, max_batches=2, warmup_batches=1)
+    assert row.extrapolated and len(row.epochs) == 2
+    assert row.steady_epoch_s == pytest.approx(row.epochs[1]["total_s"])
+    assert row.images_per_s == pytest.approx((640 + 128) / row.seconds_per_epoch)
+    full = bench.time_pipeline(pipeline, bench.initial_state(0), epochs=1, max_batches=None, warmup_batches=0)
+    assert not full.extrapolated and full.steady_epoch_s is None
