@@ -424,6 +424,7 @@ html, body { height: 100%; margin: 0; }
 .reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
 .reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.4em; } .reveal h3 { font-size: 1.1em; }
 .reveal table { font-size: 0.55em; margin: 0.3em auto; }
+.reveal .jp-RenderedHTMLCommon :is(table, td, th) { font-size: 15px; }  /* JupyterLab sets 12px: too small projected */
 .reveal .jp-OutputArea-output pre { font-size: 0.6em; max-height: 520px; overflow: auto; white-space: pre-wrap; }
 .reveal .jp-Notebook-cell { padding: 0; }
 .reveal .mnist-title-slide, .reveal .mnist-title-slide h1, .reveal .mnist-title-slide p { text-align: center; }
@@ -549,6 +550,7 @@ def export_slides(
     }
     exporter = SlidesExporter(
         raw_template=_SLIDES_TEMPLATE,
+        anchor_link_text="",  # no pilcrow after every heading on a projected slide
         theme="light",
         embed_images=True,
         exclude_input=True,

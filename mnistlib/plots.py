@@ -62,7 +62,8 @@ def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor,
     ax.set_xticks(digits)
     ax.set_xlabel("digit")
     ax.set_ylabel("images")
-    ax.legend()
+    ax.set_ylim(0, train.max() * 1.25)  # headroom so the legend never covers a bar
+    ax.legend(loc="upper center", ncols=2, frameon=False)
     ax.set_title("Images per class")
     fig.tight_layout()
     return save(fig, figures_dir, "01_class_counts")
@@ -185,7 +186,7 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Pat
     ax.set_ylabel("test accuracy (%)")
     low = min(float(acc.min()) for acc in accuracies.values()) * 100
     ax.set_ylim(max(0.0, low - 1.0), 100.0)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=len(accuracies), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return save(fig, figures_dir, name)

@@ -1,7 +1,17 @@
 """README's numbers come from results/: the generated block must match what the stored runs say."""
 
 from mnistlib.io import write_json
-from mnistlib.report import README_END, README_START, REPO, markdown_table, readme_block, update_readme
+from mnistlib.report import (
+    BENCH_END,
+    BENCH_START,
+    README_END,
+    README_START,
+    REPO,
+    bench_block,
+    markdown_table,
+    readme_block,
+    update_readme,
+)
 
 
 def fake_run(name: str, seed: int, acc: float, params: int = 61706) -> dict:
@@ -40,3 +50,43 @@ def test_committed_readme_matches_committed_results():
     text = (REPO / "README.md").read_text()
     block = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
     assert block == readme_block().strip(), "README's results block is stale: run `python -m mnistlib.report --readme`"
+
+
+def _bench_payload(device: str, rows: list[tuple[str, float]]) -> dict:
+    template = rows[0][1]
+    plain = dict(rows)["plain"]
+    return {
+        "started": "2026-11-24T10:00:00+0000",
+        "machine": {"cpu": "Test CPU", "cores_usable": 2, "torch": "2.14.1", "torch_threads": 2},
+        "settings": {},
+        "rows": [{"pipeline": name, "device": device, "batch_size": 64, "seconds_per_epoch": s,
+                  "images_per_s": 70000 / s, "x_vs_template": template / s, "x_vs_plain": plain / s,
+                  "test_acc": 0.98, "epochs": [{}, {}], "extrapolated": False, "batches_timed": None}
+                 for name, s in rows],
+        "targets": ["target cpu batch 64: mnistlib >= 5.0x template: 10.00x, met"],
+    }
+
+
+def test_bench_block_renders_the_stored_tables(tmp_path):
+    write_json(tmp_path / "results-cpu.json", _bench_payload("cpu", [("template", 40.0), ("plain", 8.0),
+                                                                     ("mnistlib", 4.0)]))
+    block = bench_block(tmp_path)
+    assert "**cpu**: Test CPU, 2 cores; torch 2.14.1, 2 threads" in block
+    assert "| mnistlib | 64 | 4.00 | 17,500 | 10.0x | 2.00x | 98.00% |" in block
+    assert "- target cpu batch 64: mnistlib >= 5.0x template: 10.00x, met" in block
+    assert "No benchmark results" in bench_block(tmp_path / "none")
+
+
+def test_update_readme_rewrites_the_bench_block_too(tmp_path):
+    write_json(tmp_path / "results-cpu.json", _bench_payload("cpu", [("template", 40.0), ("plain", 8.0)]))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{README_START}\n{README_END}\nperf\n{BENCH_START}\nstale\n{BENCH_END}\nend\n")
+    assert update_readme(readme, tmp_path / "no-results", bench_dir=tmp_path)
+    text = readme.read_text()
+    assert "stale" not in text and "| plain | 64 | 8.00 |" in text and text.endswith("end\n")
+
+
+def test_committed_readme_matches_committed_benchmarks():
+    text = (REPO / "README.md").read_text()
+    block = text.split(BENCH_START, 1)[1].split(BENCH_END, 1)[0].strip()
+    assert block == bench_block().strip(), "README performance block is stale: python -m mnistlib.report --readme"
