@@ -13,6 +13,8 @@ Pipelines (same initial weights, same shuffle order, same optimiser: SGD lr 0.01
 
 Every pipeline first runs a short warm-up (a few batches, not timed, weights restored afterwards), then
 `--epochs` timed epochs; the first timed epoch and the mean of the later ones (steady state) are both reported.
+All pipelines are timed once per round, for `--rounds` interleaved rounds, and the median round counts: on a
+shared machine an epoch's time drifts by a third within minutes, and interleaving spreads that drift evenly.
 With `--max-batches N` only N training and N test batches are timed and the epoch time is extrapolated
 (marked in the table). Results go to benchmarks/results-<device>.json, written atomically.
 
@@ -421,6 +423,7 @@ class Row:
     train_acc: float = 0.0
     test_loss: float = 0.0
     test_acc: float = 0.0
+    round_s: list[float] = field(default_factory=list)  # s/epoch in each round; seconds_per_epoch is their median
 
 
 def time_pipeline(
@@ -463,6 +466,18 @@ def time_pipeline(
         row.steady_epoch_s = float(np.mean([e["total_s"] for e in row.epochs[1:]]))
     row.seconds_per_epoch = row.steady_epoch_s if row.steady_epoch_s is not None else row.first_epoch_s
     row.images_per_s = (pipeline.data.n_train + pipeline.data.n_test) / row.seconds_per_epoch
+    return row
+
+
+def median_row(rounds: Sequence[Row]) -> Row:
+    """The round with the median s/epoch (the lower middle one for an even count), listing every round's time.
+
+    This machine is shared: one pipeline's epoch time moves by 30% from minute to minute. Timing every pipeline
+    once per round, rounds interleaved, and keeping the median puts the noise on all pipelines alike.
+    """
+    ordered = sorted(rounds, key=lambda r: r.seconds_per_epoch)
+    row = copy.copy(ordered[(len(ordered) - 1) // 2])
+    row.round_s = [r.seconds_per_epoch for r in rounds]
     return row
 
 
@@ -531,9 +546,11 @@ def format_table(rows: Sequence[Row]) -> str:
             f"{_fmt_x(r.x_vs_template):>11} {_fmt_x(r.x_vs_plain):>9} {r.train_loss:>6.4f} {r.test_acc:>8.2%}"
         )
     epochs = len(rows[0].epochs) if rows else 0
+    n_rounds = len(rows[0].round_s) if rows else 1
     lines.append(
-        "s/epoch = one training epoch + one evaluation pass (images/s counts both); "
-        + ("steady state = mean of epochs 2.." if epochs > 1 else "a single timed epoch")
+        "s/epoch = one training epoch + one evaluation pass (images/s counts both), median of "
+        f"{n_rounds} interleaved rounds; "
+        + ("steady state = mean of epochs 2.." if epochs > 1 else "one timed epoch per round")
         + "; first s = the first timed epoch (after an untimed warm-up); loss = training loss of the last epoch"
     )
     if any(r.extrapolated for r in rows):
@@ -569,7 +586,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 256])
     p.add_argument("--eval-batch-size", type=int, default=None, help="default: the training batch size")
     p.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES))
-    p.add_argument("--epochs", type=int, default=2, help="timed epochs per pipeline (2: first and steady state)")
+    p.add_argument("--epochs", type=int, default=1, help="timed epochs per pipeline and round (after a warm-up)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all pipelines; the median counts")
     p.add_argument("--max-batches", type=int, default=None, help="time only N batches per phase, extrapolate")
     p.add_argument("--warmup-batches", type=int, default=5)
     p.add_argument("--subset", type=int, default=None, help="use only the first N training images (N/6 test)")
@@ -583,9 +601,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.max_batches = args.max_batches or 3
         args.epochs = 1
+        args.rounds = 2
         args.warmup_batches = min(args.warmup_batches, 1)
         args.subset = args.subset or 2048
-    if args.epochs < 1 or (args.max_batches is not None and args.max_batches < 1):
+    if args.epochs < 1 or args.rounds < 1 or (args.max_batches is not None and args.max_batches < 1):
         p.error("--epochs and --max-batches must be >= 1")
     return args
 
@@ -624,13 +643,16 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
         device = torch.device(device_name)
         rows: list[Row] = []
         for batch_size in args.batch_sizes:
-            for name in args.pipelines:
-                cls = PIPELINE_CLASSES[name]
-                pipeline = cls(data, device, batch_size, args.seed, args.eval_batch_size, files)
-                row = time_pipeline(pipeline, state, args.epochs, args.max_batches, args.warmup_batches)
-                log(f"  {name:<12} {device_name:<5} batch {batch_size:>4}: {row.seconds_per_epoch:7.2f} s/epoch"
-                    + (" (extrapolated)" if row.extrapolated else ""))
-                rows.append(row)
+            pipelines = [PIPELINE_CLASSES[name](data, device, batch_size, args.seed, args.eval_batch_size, files)
+                         for name in args.pipelines]
+            rounds: dict[str, list[Row]] = {p.name: [] for p in pipelines}
+            for k in range(1, args.rounds + 1):
+                for pipeline in pipelines:
+                    row = time_pipeline(pipeline, state, args.epochs, args.max_batches, args.warmup_batches)
+                    rounds[pipeline.name].append(row)
+                    log(f"  round {k}/{args.rounds} {pipeline.name:<12} {device_name:<5} batch {batch_size:>4}: "
+                        f"{row.seconds_per_epoch:7.2f} s/epoch" + (" (extrapolated)" if row.extrapolated else ""))
+            rows.extend(median_row(rounds[p.name]) for p in pipelines)
         add_ratios(rows)
         results[device_name] = rows
     return results

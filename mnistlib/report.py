@@ -287,7 +287,9 @@ def bench_block(bench_dir: Path | None = None) -> str:
         where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores_usable']} cores"
         rows = payload["rows"]
         how = (f"{len(rows[0]['epochs'])} timed epochs each, steady state = mean after the first"
-               if len(rows[0]["epochs"]) > 1 else "one timed epoch each")
+               if len(rows[0]["epochs"]) > 1 else "one timed epoch after a warm-up")
+        if len(rows[0].get("round_s", [])) > 1:
+            how += f", median of {len(rows[0]['round_s'])} interleaved rounds"
         if rows[0]["extrapolated"]:
             how += f", extrapolated from {rows[0]['batches_timed']} batches per phase"
         parts.append(f"**{rows[0]['device']}**: {where}; torch {machine['torch']}, {machine['torch_threads']} "

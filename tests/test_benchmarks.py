@@ -64,6 +64,7 @@ def test_quick_run_prints_the_table_and_writes_json_with_every_pipeline(tmp_path
         assert r["device"] == "cpu" and r["batch_size"] == 64 and r["extrapolated"] is True
         assert r["seconds_per_epoch"] > 0 and r["images_per_s"] > 0
         assert r["x_vs_template"] > 0 and r["x_vs_plain"] > 0
+        assert len(r["round_s"]) == 2 and r["seconds_per_epoch"] == min(r["round_s"])  # lower middle of two
     assert rows[0]["x_vs_template"] == pytest.approx(1.0) and rows[2]["x_vs_plain"] == pytest.approx(1.0)
     # The PNG files were built once, named {id}_{label}.png, and nothing temporary was left behind.
     pngs = list((tmp_path / "data" / "bench_png").rglob("*"))
@@ -119,3 +120,14 @@ def test_extrapolated_rows_scale_to_a_whole_epoch(bench, small):
     assert row.images_per_s == pytest.approx((640 + 128) / row.seconds_per_epoch)
     full = bench.time_pipeline(pipeline, bench.initial_state(0), epochs=1, max_batches=None, warmup_batches=0)
     assert not full.extrapolated and full.steady_epoch_s is None
+
+
+def test_median_row_keeps_the_middle_round_and_lists_all(bench, small):
+    rows = []
+    for seconds in (5.0, 3.0, 9.0):
+        row = bench.Row("plain", "cpu", 64, 64, "", False, None, 0.0)
+        row.seconds_per_epoch = seconds
+        rows.append(row)
+    middle = bench.median_row(rows)
+    assert middle.seconds_per_epoch == 5.0 and middle.round_s == [5.0, 3.0, 9.0]
+    assert rows[0].round_s == []  # the rounds themselves are left as they were
