@@ -232,10 +232,12 @@ def readme_block(results_dir: Path | None = None) -> str:
         lines.append("")
         table = [{"arm": row["label"], "seeds": row["n"], "mean": f"{100 * row['mean']:.2f}%",
                   "ci": f"{100 * row['ci_low']:.2f} to {100 * row['ci_high']:.2f}",
-                  "p": "" if row["arm"] == "baseline" else format_p(row["p_value"]), "verdict": row["verdict"]}
+                  "p": "" if row["arm"] == "baseline" else format_p(row["p_value"]),
+                  "holm": "" if row["arm"] == "baseline" else format_p(row["p_holm"]), "verdict": row["verdict"]}
                  for row in rows]
         lines.append(markdown_table(table, {"arm": "arm", "seeds": "seeds", "mean": "mean test accuracy",
-                                            "ci": "95% CI (%)", "p": "vs baseline", "verdict": "verdict"}))
+                                            "ci": "95% CI (%)", "p": "vs baseline",
+                                            "holm": "Holm-adjusted", "verdict": "verdict"}))
         mlp = [r for r in stored if r["name"] == "mlp_tuned"]
         if mlp:
             spec = mlp[0]["spec"]["settings"]

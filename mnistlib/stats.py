@@ -14,6 +14,7 @@ detected exactly (all values equal) and given variance 0 and its common value as
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "Comparison",
     "Summary",
     "compare_arms",
+    "holm_adjust",
     "format_p",
     "format_pct",
     "paired_test",
@@ -216,6 +218,22 @@ def paired_test(
     )
 
 
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: p-values that keep the chance of any false "helps" among all arms at alpha.
+
+    Testing seven arms against one baseline at 0.05 each gives roughly a 30% chance of at least one spurious
+    verdict; the adjusted values answer "which verdicts survive if we account for that". Order is kept; nan stays.
+    """
+    indexed = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    m = len(indexed)
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(indexed)):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
 def compare_arms(
     results: dict[str, list[float]],
     baseline: str,
@@ -263,6 +281,8 @@ def compare_arms(
                 verdict=c.verdict,
             )
         rows.append(row)
+    for row, adjusted in zip(rows, holm_adjust([row["p_value"] for row in rows]), strict=True):
+        row["p_holm"] = adjusted
     return rows
 
 

@@ -15,6 +15,7 @@ from mnistlib.stats import (
     compare_arms,
     format_p,
     format_pct,
+    holm_adjust,
     paired_test,
     summarize,
     verdict_sentence,
@@ -324,3 +325,23 @@ def test_verdict_sentence_from_real_comparison() -> None:
     # Means 0.98454 and 0.98038; by hand: Welch df 7.918, 90% CI 0.003427 to 0.004893, p 6.1e-6.
     expected = "Dropout helps: +0.42 points (90% CI +0.34 to +0.49), Welch's t-test p < 0.001."
     assert verdict_sentence("Dropout", c) == expected
+
+
+# ---------------------------------------------------------------- Holm adjustment
+
+
+def test_holm_adjust_known_values_keeps_order_and_nan() -> None:
+    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> raised to 0.06 (monotone)
+    adjusted = holm_adjust([0.01, 0.04, math.nan, 0.03, 0.005])
+    assert adjusted[:2] == pytest.approx([0.03, 0.06]) and math.isnan(adjusted[2])
+    assert adjusted[3:] == pytest.approx([0.06, 0.02])
+    assert holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm_adjust([]) == []
+
+
+def test_compare_arms_adds_holm_adjusted_p() -> None:
+    rows = compare_arms(RESULTS, "plain")
+    assert math.isnan(rows[0]["p_holm"])
+    raw = [row["p_value"] for row in rows[1:]]
+    assert [row["p_holm"] for row in rows[1:]] == pytest.approx(holm_adjust(raw))
+    assert all(row["p_holm"] >= row["p_value"] for row in rows[1:])
