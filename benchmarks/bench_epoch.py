@@ -47,6 +47,7 @@ from torch import nn
 from mnistlib.data import MEAN, STD, MnistArrays, TensorBatches, default_data_dir, load_mnist
 from mnistlib.io import atomic_path, write_json
 from mnistlib.models import LeNet5
+from mnistlib.training import EVAL_BATCH, prepare_model
 from mnistlib.training import test as mnistlib_test
 from mnistlib.training import train as mnistlib_train
 
@@ -209,6 +210,7 @@ class Pipeline:
     ) -> None:
         self.data, self.device, self.batch_size, self.seed = data, device, batch_size, seed
         self.eval_batch = eval_batch or batch_size
+        self.eval_batch_given = eval_batch
         self.files = files or InputFiles()
 
     def prepare(self, model: nn.Module) -> nn.Module:
@@ -346,13 +348,13 @@ class MnistlibPipeline(Pipeline):
         self.train_batches = TensorBatches(
             d.train_images, d.train_labels, self.batch_size, shuffle=True, device=self.device, seed=self.seed
         )
-        self.test_batches = TensorBatches(d.test_images, d.test_labels, self.eval_batch, device=self.device)
+        # fit evaluates at EVAL_BATCH unless the benchmark is told otherwise
+        self.test_batches = TensorBatches(
+            d.test_images, d.test_labels, self.eval_batch_given or EVAL_BATCH, device=self.device
+        )
 
     def prepare(self, model: nn.Module) -> nn.Module:
-        model.to(self.device)
-        if any(p.ndim == 4 for p in model.parameters()):  # the same rule as mnistlib.training.fit
-            model.to(memory_format=torch.channels_last)
-        return model
+        return prepare_model(model, self.device)
 
     def train_epoch(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, epoch: int,

@@ -49,20 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def study_command(args: argparse.Namespace) -> int:
     from mnistlib.experiments import sweep
-    from mnistlib.stats import format_p, format_pct
+    from mnistlib.stats import format_mean_std, format_p
     from mnistlib.study import FULL_EPOCHS, arms_for, study_table, tuned_mlp_for
 
     data = load_mnist(source=args.source, verbose=False)
     print(data.describe())
-    arms = arms_for(data.n_train, epochs=args.epochs or FULL_EPOCHS)
-    results = sweep(arms, range(args.seeds), data, args.results_dir, retrain=args.retrain, device=args.device)
-    mlp_spec = tuned_mlp_for(data.n_train, epochs=args.epochs or FULL_EPOCHS)
-    mlp = sweep([mlp_spec], range(args.seeds), data, args.results_dir, retrain=args.retrain, device=args.device)
+    epochs = args.epochs or FULL_EPOCHS
+    mlp_spec = tuned_mlp_for(data.n_train, epochs=epochs)
+    specs = [*arms_for(data.n_train, epochs=epochs), mlp_spec]
+    results = sweep(specs, range(args.seeds), data, args.results_dir, retrain=args.retrain, device=args.device)
     for row in study_table(results):
         p = "" if row["arm"] == "baseline" else f"  {format_p(row['p_value'])}"
-        print(f"{row['label']:<44} {format_pct(row['mean'])} +- {100 * row['std']:.2f}  {row['verdict']}{p}")
-    mlp_accs = [r["final_test_acc"] for r in mlp]
-    print(f"{'CustomMLP (' + mlp_spec.describe() + ')':<44} {format_pct(sum(mlp_accs) / len(mlp_accs))}")
+        print(f"{row['label']:<44} {format_mean_std(row['values'])}  {row['verdict']}{p}")
+    mlp_accs = [r["final_test_acc"] for r in results if r["name"] == mlp_spec.name]
+    print(f"{'CustomMLP (' + mlp_spec.describe() + ')':<44} {format_mean_std(mlp_accs)}")
     return 0
 
 

@@ -16,7 +16,15 @@ import torch
 from mnistlib.data import MnistArrays, TensorBatches, default_data_dir
 from mnistlib.io import read_json, write_json
 from mnistlib.models import build_model, count_parameters
-from mnistlib.training import TrainSettings, data_identity, fit, predict, seed_everything, select_device
+from mnistlib.training import (
+    EVAL_BATCH,
+    TrainSettings,
+    data_identity,
+    fit,
+    predict,
+    seed_everything,
+    select_device,
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ def run(
     start = time.perf_counter()
     history = fit(model, data, spec.settings, seed=seed, device=torch_device, checkpoint=checkpoint, progress=progress)
     seconds = time.perf_counter() - start
-    test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=1000, device=torch_device)
+    test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=EVAL_BATCH, device=torch_device)
     predicted, _ = predict(model, test_batches, torch_device)
     final = history.final
     result = {

@@ -36,7 +36,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file for writing; it replaces `path` only when the block ends without error."""
-    with atomic_path(path) as tmp, open(tmp, mode) as handle:
+    encoding = None if "b" in mode else "utf-8"  # README and reports hold ±, ≥: never the locale's codec
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
         yield handle
 
 

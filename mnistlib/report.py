@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mnistlib.data import MnistArrays, default_data_dir, load_mnist
-from mnistlib.experiments import default_results_dir
+from mnistlib.experiments import RunSpec, default_results_dir
+from mnistlib.io import atomic_path
+from mnistlib.stats import format_mean_std, format_pct
 
 REPO = default_data_dir().parent
 NOTEBOOKS_DIR = REPO / "notebooks"
@@ -103,8 +105,7 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
-def pct(x: float, digits: int = 2) -> str:
-    return f"{100 * x:.{digits}f}%"
+pct = format_pct  # the notebooks' short name for it
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> str:
@@ -172,8 +173,8 @@ def build_report(quick: bool = False, retrain: bool = False, out_dir: Path | Non
         with tempfile.TemporaryDirectory(prefix="mnistlib-run-", dir=notebooks_dir) as scratch:
             executed = execute_notebooks(notebooks, Path(scratch), parameters, log)
             for done, original in zip(executed, notebooks, strict=True):
-                shutil.copyfile(done, original.with_suffix(".ipynb.tmp"))
-                original.with_suffix(".ipynb.tmp").replace(original)
+                with atomic_path(original) as tmp:
+                    shutil.copyfile(done, tmp)
         report = export_report(notebooks, out_dir / "report.html")
     if log:
         log(f"report written to {report} in {time.perf_counter() - start:.0f}s")
@@ -207,15 +208,28 @@ def readme_block(results_dir: Path | None = None) -> str:
     """Markdown for README's headline numbers, from the full-MNIST runs stored under results/."""
     from mnistlib.experiments import load_results
     from mnistlib.stats import format_p
-    from mnistlib.study import FULL_EPOCHS, study_table, target_table
+    from mnistlib.study import (
+        FULL_EPOCHS,
+        comparison_specs,
+        regularization_arms,
+        study_table,
+        target_table,
+        tuned_mlp_spec,
+    )
 
     stored = [r for r in load_results(results_dir) if r["data"]["full"]]
     if not stored:
         return "No full-MNIST results are stored yet: run `MNIST_MIRROR=/path/to/mnist make report`."
+
+    def runs_of(*specs: RunSpec) -> list[dict[str, Any]]:
+        # By the whole spec, not the name: a CLI run with other epochs must not join the README's numbers.
+        wanted = [spec.to_dict() for spec in specs]
+        return [r for r in stored if r["spec"] in wanted]
+
     lines = []
-    template = {name: [r for r in stored if r["name"] == name] for name in ("lenet5", "mlp")}
+    template = {spec.name: runs_of(spec) for spec in comparison_specs()}
     if all(template.values()):
-        lenet, mlp = (_mean_std([r["final_test_acc"] for r in template[k]]) for k in ("lenet5", "mlp"))
+        lenet, mlp = (format_mean_std([r["final_test_acc"] for r in template[k]]) for k in ("lenet5", "mlp"))
         epochs = len(template["lenet5"][0]["history"])
         lines.append(
             f"With the template's settings ({epochs} epochs, SGD 0.01, momentum 0.9, batch 64) LeNet-5 "
@@ -223,7 +237,7 @@ def readme_block(results_dir: Path | None = None) -> str:
             f"({template['mlp'][0]['parameters']:,} parameters) **{mlp}** (mean ± std over "
             f"{len(template['lenet5'])} seeds)."
         )
-    study = [r for r in stored if r["name"] in _study_names()]
+    study = runs_of(*regularization_arms())
     if study:
         rows = study_table(study)
         lines.append("")
@@ -238,13 +252,13 @@ def readme_block(results_dir: Path | None = None) -> str:
         lines.append(markdown_table(table, {"arm": "arm", "seeds": "seeds", "mean": "mean test accuracy",
                                             "ci": "95% CI (%)", "p": "vs baseline",
                                             "holm": "Holm-adjusted", "verdict": "verdict"}))
-        mlp = [r for r in stored if r["name"] == "mlp_tuned"]
+        mlp = runs_of(tuned_mlp_spec())
         if mlp:
             spec = mlp[0]["spec"]["settings"]
             lines.append("")
             lines.append(
                 f"CustomMLP with the recipe chosen on the validation split (augmentation, lr {spec['lr']:g}, cosine "
-                f"schedule, {spec['epochs']} epochs): **{_mean_std([r['final_test_acc'] for r in mlp])}** "
+                f"schedule, {spec['epochs']} epochs): **{format_mean_std([r['final_test_acc'] for r in mlp])}** "
                 f"({len(mlp)} seeds)."
             )
             lines.append("")
@@ -254,19 +268,6 @@ def readme_block(results_dir: Path | None = None) -> str:
                        for t in target_table(rows, [r["final_test_acc"] for r in mlp])]
             lines.append(markdown_table(targets, {"target": "target", "measured": "measured", "met": "status"}))
     return "\n".join(lines)
-
-
-def _mean_std(values: list[float]) -> str:
-    import statistics
-
-    spread = f" ± {100 * statistics.stdev(values):.2f}" if len(values) > 1 else ""
-    return f"{100 * statistics.fmean(values):.2f}%{spread}"
-
-
-def _study_names() -> set[str]:
-    from mnistlib.study import regularization_arms
-
-    return {arm.name for arm in regularization_arms()}
 
 
 BENCH_START = "<!-- bench:start (generated by `python -m mnistlib.report --readme` from benchmarks/; do not edit) -->"

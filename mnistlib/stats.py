@@ -26,6 +26,7 @@ __all__ = [
     "Summary",
     "compare_arms",
     "holm_adjust",
+    "format_mean_std",
     "format_p",
     "format_pct",
     "paired_test",
@@ -279,16 +280,26 @@ def compare_arms(
                 diff_ci_high=c.ci_high,
                 p_value=c.p_value,
                 verdict=c.verdict,
+                comparison=c,
             )
         rows.append(row)
     for row, adjusted in zip(rows, holm_adjust([row["p_value"] for row in rows]), strict=True):
         row["p_holm"] = adjusted
+        if row["arm"] != baseline:
+            row["verdict_holm"] = _verdict(adjusted, row["difference"], alpha)
     return rows
 
 
 def format_pct(x: float, digits: int = 2) -> str:
     """Accuracy fraction as a percentage: 0.99123 -> "99.12%"."""
     return f"{x * 100:.{digits}f}%"
+
+
+def format_mean_std(values: ArrayLike, digits: int = 2) -> str:
+    """Accuracies as "99.10% ± 0.14" (points; the spread is left out for a single value)."""
+    s = summarize(values)
+    spread = f" ± {100 * s.std:.{digits}f}" if s.n > 1 else ""
+    return f"{format_pct(s.mean, digits)}{spread}"
 
 
 def format_p(p: float) -> str:

@@ -23,8 +23,6 @@ COMPARISON_EPOCHS = 10
 COMPARISON_SEEDS = (0, 1, 2)
 FULL_EPOCHS = 15
 FULL_SEEDS = (0, 1, 2, 3, 4)
-QUICK_EPOCHS = 2
-QUICK_SEEDS = (0, 1)
 VAL_SIZE = 5000
 DROPOUT = 0.25
 WEIGHT_DECAY = 5e-4
@@ -46,7 +44,7 @@ def regularization_arms(epochs: int = FULL_EPOCHS, batch_size: int = 64, val_siz
     base = TrainSettings(
         epochs=epochs, batch_size=batch_size, lr_schedule="cosine", val_size=val_size, test_every_epoch=False
     )
-    return [
+    arms = [
         RunSpec("baseline", settings=base),
         RunSpec("batch_norm", batch_norm=True, settings=base),
         RunSpec("dropout", dropout=DROPOUT, settings=base),
@@ -55,9 +53,9 @@ def regularization_arms(epochs: int = FULL_EPOCHS, batch_size: int = 64, val_siz
         RunSpec("bn_augmentation", batch_norm=True, settings=replace(base, augment=True)),
         RunSpec("all_combined", batch_norm=True, dropout=DROPOUT,
                 settings=replace(base, weight_decay=WEIGHT_DECAY, augment=True)),
-        RunSpec("all_combined_tuned_lr", batch_norm=True, dropout=DROPOUT,
-                settings=replace(base, lr=TUNED_LENET_LR, weight_decay=WEIGHT_DECAY, augment=True)),
     ]
+    all_four = arms[-1]
+    return [*arms, replace(all_four, name="all_combined_tuned_lr").with_settings(lr=TUNED_LENET_LR)]
 
 
 def tuned_mlp_spec(epochs: int = FULL_EPOCHS, val_size: int = VAL_SIZE) -> RunSpec:
@@ -71,12 +69,17 @@ def tuned_mlp_spec(epochs: int = FULL_EPOCHS, val_size: int = VAL_SIZE) -> RunSp
 
 def arms_for(n_train: int, epochs: int = FULL_EPOCHS) -> list[RunSpec]:
     """The arms for a training set of n_train images: 5,000 held out of full MNIST, a tenth of a smaller set."""
-    return regularization_arms(epochs=epochs, val_size=min(VAL_SIZE, n_train // 10))
+    return regularization_arms(epochs=epochs, val_size=_val_size_for(n_train))
 
 
 def tuned_mlp_for(n_train: int, epochs: int = FULL_EPOCHS) -> RunSpec:
     """`tuned_mlp_spec` with the validation split `arms_for` uses for this training set."""
-    return tuned_mlp_spec(epochs=epochs, val_size=min(VAL_SIZE, n_train // 10))
+    return tuned_mlp_spec(epochs=epochs, val_size=_val_size_for(n_train))
+
+
+def _val_size_for(n_train: int) -> int:
+    """5,000 held out of full MNIST, a tenth of a smaller training set."""
+    return min(VAL_SIZE, n_train // 10)
 
 
 ARM_LABELS = {
@@ -88,7 +91,6 @@ ARM_LABELS = {
     "bn_augmentation": "Batch norm + augmentation",
     "all_combined": "All four combined",
     "all_combined_tuned_lr": f"All four, lr {TUNED_LENET_LR:g} (chosen on validation)",
-    "mlp_tuned": f"CustomMLP, augmentation, lr {TUNED_MLP_LR:g}, {TUNED_MLP_EPOCH_FACTOR}x epochs",
 }
 
 

@@ -122,7 +122,7 @@ def test_extrapolated_rows_scale_to_a_whole_epoch(bench, small):
     assert not full.extrapolated and full.steady_epoch_s is None
 
 
-def test_median_row_keeps_the_middle_round_and_lists_all(bench, small):
+def test_median_row_keeps_the_middle_round_and_lists_all(bench):
     rows = []
     for seconds in (5.0, 3.0, 9.0):
         row = bench.Row("plain", "cpu", 64, 64, "", False, None, 0.0)

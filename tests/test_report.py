@@ -12,11 +12,14 @@ from mnistlib.report import (
     readme_block,
     update_readme,
 )
+from mnistlib.study import comparison_specs, regularization_arms, tuned_mlp_spec
+
+SPECS = {spec.name: spec.to_dict() for spec in [*comparison_specs(), *regularization_arms(), tuned_mlp_spec()]}
 
 
 def fake_run(name: str, seed: int, acc: float, params: int = 61706) -> dict:
     return {"id": f"{name}-{seed}", "name": name, "seed": seed, "final_test_acc": acc, "parameters": params,
-            "data": {"full": True}, "history": [{"epoch": 1}, {"epoch": 2}]}
+            "spec": SPECS[name], "data": {"full": True}, "history": [{"epoch": 1}, {"epoch": 2}]}
 
 
 def test_markdown_table():
