@@ -1,7 +1,7 @@
 """mnistlib: LeNet-5 vs a custom MLP on MNIST, with regularization measured over seeds."""
 
 from mnistlib.data import MEAN, MNIST, STD, DataError, MnistArrays, TensorBatches, load_mnist
-from mnistlib.models import CustomMLP, LeNet5, RegularizedLeNet5, count_parameters, parameter_table
+from mnistlib.models import CustomMLP, LeNet5, LeNet5Original, count_parameters, parameter_table
 from mnistlib.training import History, TrainSettings, fit, select_device, test, train
 
 __all__ = [
@@ -13,7 +13,7 @@ __all__ = [
     "History",
     "LeNet5",
     "MnistArrays",
-    "RegularizedLeNet5",
+    "LeNet5Original",
     "TensorBatches",
     "TrainSettings",
     "count_parameters",

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mnistlib import paths
 from mnistlib.io import atomic_path
 
 MEAN = 0.1307
@@ -104,28 +105,40 @@ class MnistArrays:
             "mirror": "copied from the mirror",
             "download": "downloaded into",
         }.get(self.source, f"from {self.source}:")
-        return f"{what} {how} {self.origin}: {self.n_train:,} train / {self.n_test:,} test images"
+        return f"{what} {how} {paths.shown(self.origin)}: {self.n_train:,} train / {self.n_test:,} test images"
 
     def info(self) -> dict[str, Any]:
-        """Provenance for result JSON files."""
-        return {
-            "source": self.source,
-            "origin": self.origin,
-            "full": self.full,
-            "n_train": self.n_train,
-            "n_test": self.n_test,
-        }
+        """Provenance for result JSON files: the kind of source and sizes; never an absolute path of this machine."""
+        return {"source": self.source, "full": self.full, "n_train": self.n_train, "n_test": self.n_test}
+
+    def to_numpy(self) -> dict[str, Any]:
+        """The four arrays as NumPy (joblib memory-maps these for its workers) plus the provenance strings."""
+        arrays: dict[str, Any] = {key: getattr(self, key).numpy() for key in _TENSOR_KEYS}
+        return {**arrays, "source": self.source, "origin": self.origin}
+
+    @classmethod
+    def from_numpy(cls, arrays: dict[str, Any]) -> MnistArrays:
+        """Inverse of `to_numpy` (copies, since joblib's memory maps are read-only)."""
+        tensors = {key: torch.from_numpy(np.array(arrays[key])) for key in _TENSOR_KEYS}
+        return cls(**tensors, source=arrays["source"], origin=arrays["origin"])
+
+    def with_permuted_pixels(self, seed: int) -> MnistArrays:
+        """The same digits with their 784 pixels shuffled by one permutation fixed by `seed` (train and test alike).
+
+        An MLP cannot tell the difference; a convolution loses the neighbourhoods its filters are built for.
+        """
+        order = torch.randperm(28 * 28, generator=torch.Generator().manual_seed(seed))
+
+        def shuffle(images: torch.Tensor) -> torch.Tensor:
+            return images.reshape(len(images), -1)[:, order].reshape(images.shape).contiguous()
+
+        return MnistArrays(shuffle(self.train_images), self.train_labels, shuffle(self.test_images),
+                           self.test_labels, self.source, self.origin)
 
 
 def default_data_dir() -> Path:
-    """Where data lives unless told otherwise: $MNISTLIB_DATA, else <repo>/data, else ./data."""
-    env = os.environ.get("MNISTLIB_DATA")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parent.parent
-    if (repo / "pyproject.toml").is_file():
-        return repo / "data"
-    return Path.cwd() / "data"
+    """Where data lives unless told otherwise: $MNISTLIB_DATA, else data/ in the repository (see mnistlib.paths)."""
+    return paths.data_dir()
 
 
 # --------------------------------------------------------------------------------------------------

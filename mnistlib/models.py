@@ -52,11 +52,55 @@ def _optional(layer: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
     return x if layer is None else layer(x)
 
 
-class RegularizedLeNet5(LeNet5):
-    """LeNet-5 with batch normalisation and dropout switched on by default (either can be turned off)."""
+# LeCun et al. 1998, Table I: which of S2's 6 maps each of C3's 16 maps reads. Maps 0-5 read 3 neighbouring maps,
+# 6-11 read 4 neighbouring maps, 12-14 read 4 non-neighbouring ones, 15 reads all six: 60 of the 96 pairs.
+C3_TABLE_1998: tuple[tuple[int, ...], ...] = (
+    *(tuple((j + k) % 6 for k in range(3)) for j in range(6)),
+    *(tuple((j + k) % 6 for k in range(4)) for j in range(6)),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),
+)
 
-    def __init__(self, batch_norm: bool = True, dropout: float = 0.25) -> None:
-        super().__init__(batch_norm=batch_norm, dropout=dropout)
+
+class PartialConv2d(nn.Module):
+    """A convolution in which output map j sees only the input maps `table[j]`; only those kernels exist.
+
+    The weights are stored per connection (60 x 5 x 5 for LeNet-5's C3), so `numel` counts exactly the
+    trainable parameters of the 1998 paper; the forward pass scatters them into a full kernel of zeros.
+    """
+
+    def __init__(self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel_size: int) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, len(table), kernel_size
+        pairs = [(out, inp) for out, inputs in enumerate(table) for inp in inputs]
+        self.register_buffer("out_index", torch.tensor([o for o, _ in pairs]), persistent=False)
+        self.register_buffer("in_index", torch.tensor([i for _, i in pairs]), persistent=False)
+        reference = nn.Conv2d(in_channels, len(table), kernel_size)  # the usual initialisation, per kernel
+        self.weight = nn.Parameter(reference.weight.detach()[self.out_index, self.in_index].clone())
+        self.bias = nn.Parameter(reference.bias.detach().clone())
+
+    @property
+    def connections(self) -> int:
+        return int(self.weight.shape[0])
+
+    def full_weight(self) -> torch.Tensor:
+        k = self.kernel_size
+        full = self.weight.new_zeros(self.out_channels, self.in_channels, k, k)
+        return full.index_put((self.out_index, self.in_index), self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.full_weight(), self.bias)
+
+
+class LeNet5Original(LeNet5):
+    """LeNet-5 with the 1998 paper's partial C3 (Table I: 60 of 96 map pairs); everything else as `LeNet5`.
+
+    C3 then has 60 x 5 x 5 + 16 = 1,516 parameters instead of 16 x 6 x 5 x 5 + 16 = 2,416 (60,806 in all).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c3 = PartialConv2d(6, C3_TABLE_1998, kernel_size=5)
 
 
 class CustomMLP(nn.Module):
@@ -84,18 +128,30 @@ class CustomMLP(nn.Module):
         return self.layers(img)
 
 
-MODELS = {"lenet5": LeNet5, "mlp": CustomMLP}
+MODEL_NAMES = ("lenet5", "mlp", "lenet5_1998")
 
 
 def build_model(name: str, batch_norm: bool = False, dropout: float = 0.0) -> nn.Module:
-    """Make a model by its CLI name; batch norm and dropout exist for LeNet-5 only."""
+    """Make a model by name: lenet5, mlp, lenet5_1998, or mlp-A-B... (an MLP with hidden sizes A, B, ...).
+
+    Batch norm and dropout exist for lenet5 only.
+    """
     if name == "lenet5":
         return LeNet5(batch_norm=batch_norm, dropout=dropout)
+    if batch_norm or dropout:
+        raise ValueError(f"batch norm and dropout apply to lenet5 only, not to {name!r}")
+    if name == "lenet5_1998":
+        return LeNet5Original()
     if name == "mlp":
-        if batch_norm or dropout:
-            raise ValueError("--bn and --dropout apply to lenet5 only; CustomMLP is the plain baseline")
         return CustomMLP()
-    raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    if name.startswith("mlp-"):
+        try:
+            hidden = tuple(int(width) for width in name.split("-")[1:])
+        except ValueError:
+            hidden = ()
+        if hidden and all(width > 0 for width in hidden):
+            return CustomMLP(hidden)
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)} or mlp-A-B (hidden sizes)")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -126,6 +182,11 @@ def _layer_formula(module: nn.Module) -> tuple[str, str, int]:
         bias = module.out_features if module.bias is not None else 0
         formula = f"{module.out_features} x {module.in_features} + {bias}"
         return f"{module.in_features}->{module.out_features}", formula, module.out_features * module.in_features + bias
+    if isinstance(module, PartialConv2d):
+        k = module.kernel_size
+        formula = f"{module.connections} connections x ({k}x{k}) + {module.out_channels}"
+        shape = f"{module.in_channels}->{module.out_channels}, {k}x{k}, partial"
+        return shape, formula, module.connections * k * k + module.out_channels
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         n = module.num_features
         return f"{n} features", f"2 x {n} (scale, shift)", 2 * n if module.affine else 0

@@ -268,6 +268,7 @@ def fit(
     checkpoint: str | Path | None = None,
     progress: str = "auto",
     log: Callable[[str], None] | None = print,
+    score_test: bool = True,
 ) -> History:
     """Train `model` on `data` and return its per-epoch history.
 
@@ -275,6 +276,7 @@ def fit(
     With `checkpoint`, the state after every epoch is saved atomically; calling `fit` again with the same
     path resumes after the last finished epoch and ends with the history an uninterrupted run would have had.
     `progress` is "auto" (a bar in a terminal, one line per epoch elsewhere), "bar", "epoch" or "none".
+    `score_test=False` never touches the test set (for choices made on the validation split).
     """
     from mnistlib.augment import RandomAffine
 
@@ -318,7 +320,7 @@ def fit(
         record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc}
         if val_batches is not None:
             record["val_loss"], record["val_acc"] = test(model, val_batches, device, eval_criterion)
-        if settings.test_every_epoch or epoch == settings.epochs:
+        if score_test and (settings.test_every_epoch or epoch == settings.epochs):
             record["test_loss"], record["test_acc"] = test(model, test_batches, device, eval_criterion)
         record["seconds"] = time.perf_counter() - start
         record["lr"] = lr

@@ -7,7 +7,6 @@ from torch import nn
 from mnistlib.models import (
     CustomMLP,
     LeNet5,
-    RegularizedLeNet5,
     build_model,
     count_parameters,
     multiply_accumulates,
@@ -31,7 +30,7 @@ def test_custom_mlp_is_within_one_percent_of_lenet5_and_only_linear():
 
 
 def test_formula_matches_every_layer():
-    for row in parameter_table(CustomMLP()) + parameter_table(RegularizedLeNet5()):
+    for row in parameter_table(CustomMLP()) + parameter_table(LeNet5(batch_norm=True, dropout=0.25)):
         # "out x in + bias" and "out x (in x k x k) + bias" evaluate to the count
         expression = row.formula.split(" (scale")[0].replace("x", "*")
         assert eval(expression) == row.count, row  # noqa: S307 - formulas are our own strings
@@ -54,10 +53,10 @@ def test_lenet5_uses_2x2_max_pooling():
 def test_regularized_switches():
     plain = LeNet5()
     assert not any(isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d, nn.Dropout)) for m in plain.modules())
-    both = RegularizedLeNet5(batch_norm=True, dropout=0.3)
+    both = LeNet5(batch_norm=True, dropout=0.3)
     assert sum(isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)) for m in both.modules()) == 4
     assert [m.p for m in both.modules() if isinstance(m, nn.Dropout)] == [0.3]
-    bn_only = RegularizedLeNet5(batch_norm=True, dropout=0.0)
+    bn_only = LeNet5(batch_norm=True, dropout=0.0)
     assert count_parameters(bn_only) == 61706 + 2 * (6 + 16 + 120 + 84)
     with pytest.raises(ValueError, match="dropout"):
         LeNet5(dropout=1.5)
