@@ -1,0 +1,148 @@
+"""A live demo for class: draw a digit, LeNet-5 and CustomMLP answer in the page, offline.
+
+`demo_html` returns one self-contained HTML fragment (markup, CSS, the JavaScript of mnistlib/demo.js and the
+trained weights as base64 float32), so the same output works as a notebook cell in JupyterLab, in the exported
+report and on its own slide of the reveal.js deck. Inference is plain JavaScript (conv, ReLU, max pool, linear,
+softmax); each model travels as a short program of those layers plus one block of weights.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnistlib.experiments import load_weights
+from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
+
+ModelOrRun = nn.Module | dict[str, Any]
+
+
+class _Packer:
+    """Collects tensors into one float32 block; each op refers to its tensors as [offset, length]."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, tensor: torch.Tensor) -> list[int]:
+        flat = tensor.detach().cpu().contiguous().to(torch.float32).numpy().ravel()  # NCHW / (out, in) order
+        self.parts.append(flat)
+        self.size += flat.size
+        return [self.size - flat.size, int(flat.size)]
+
+    def base64(self) -> str:
+        return base64.b64encode(np.concatenate(self.parts).astype("<f4").tobytes()).decode("ascii")
+
+
+def _conv(packer: _Packer, layer: nn.Module, pad: int = 0) -> dict[str, Any]:
+    weight = layer.full_weight() if isinstance(layer, PartialConv2d) else layer.weight
+    return {"op": "conv", "shape": list(weight.shape), "pad": pad, "w": packer.add(weight), "b": packer.add(layer.bias)}
+
+
+def _linear(packer: _Packer, layer: nn.Linear) -> dict[str, Any]:
+    return {"op": "linear", "shape": list(layer.weight.shape), "w": packer.add(layer.weight),
+            "b": packer.add(layer.bias)}
+
+
+def lenet5_program(model: LeNet5, packer: _Packer) -> list[dict[str, Any]]:
+    """LeNet-5's forward pass as layer ops; batch norm is refused (the demo shows the template model)."""
+    if getattr(model, "batch_norm", False):
+        raise ValueError("the demo runs the template LeNet-5; batch norm is not implemented in its JavaScript")
+    if model.c1.padding != (2, 2) or model.c1.weight.shape[0] != 6:
+        raise ValueError("the demo expects LeNet-5's C1: 6 maps, 5x5, padding 2")
+    return [
+        _conv(packer, model.c1, pad=2), {"op": "relu", "keep": "c1"}, {"op": "pool"},
+        _conv(packer, model.c3), {"op": "relu"}, {"op": "pool"},
+        _conv(packer, model.c5), {"op": "relu"},
+        _linear(packer, model.f6), {"op": "relu"},
+        _linear(packer, model.output),
+    ]
+
+
+def mlp_program(model: CustomMLP, packer: _Packer) -> list[dict[str, Any]]:
+    """The MLP's layers in order; the hidden sizes come from the weights, so any CustomMLP shape works."""
+    program = []
+    for layer in model.layers:
+        if isinstance(layer, nn.Linear):
+            program.append(_linear(packer, layer))
+        elif isinstance(layer, nn.ReLU):
+            program.append({"op": "relu"})
+        elif not isinstance(layer, nn.Flatten):
+            raise ValueError(f"the demo cannot run a {type(layer).__name__} layer")
+    return program
+
+
+def _as_model(model: ModelOrRun, results_dir: str | Path | None) -> tuple[nn.Module, str]:
+    """A module and the note shown beside its name (test accuracy of a stored run)."""
+    if isinstance(model, dict):
+        accuracy = model.get("final_test_acc")
+        note = f"{accuracy:.2%} on the test set" if accuracy is not None else ""
+        return load_weights(model, results_dir), note
+    return model, ""
+
+
+def _markup(uid: str, cards: list[tuple[str, str, str]]) -> str:
+    maps = "".join('<canvas class="mnist-demo-map" width="28" height="28"></canvas>' for _ in range(6))
+    bars = "".join(f'<div class="mnist-demo-col"><div class="mnist-demo-track"><div class="mnist-demo-bar"></div>'
+                   f"</div><span>{d}</span></div>" for d in range(10))
+    answers = "".join(
+        f'<div class="mnist-demo-model" data-model="{key}"><div class="mnist-demo-head">'
+        f'<span class="mnist-demo-name">{html.escape(name)}</span> <span class="mnist-demo-note">{html.escape(note)}'
+        f'</span></div><div class="mnist-demo-says"><span class="mnist-demo-digit">?</span>'
+        f'<span class="mnist-demo-conf"></span></div><div class="mnist-demo-bars">{bars}</div></div>'
+        for key, name, note in cards
+    )
+    return (
+        f'<div class="mnist-demo" id="{uid}" data-prevent-swipe>'
+        '<div class="mnist-demo-draw"><canvas class="mnist-demo-pad" width="280" height="280" '
+        'aria-label="Draw a digit here"></canvas><div class="mnist-demo-row">'
+        '<button type="button" class="mnist-demo-clear">Clear</button>'
+        '<span class="mnist-demo-status">draw a digit</span></div></div>'
+        '<div class="mnist-demo-inside"><div class="mnist-demo-caption">What the models see (28&times;28)</div>'
+        '<canvas class="mnist-demo-seen" width="28" height="28"></canvas>'
+        f'<div class="mnist-demo-caption">LeNet-5&rsquo;s six C1 maps</div><div class="mnist-demo-maps">{maps}</div>'
+        f'</div><div class="mnist-demo-answers">{answers}</div></div>'
+    )
+
+
+def _asset(name: str) -> str:
+    return resources.files("mnistlib").joinpath(name).read_text(encoding="utf-8")
+
+
+def demo_html(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None = None) -> str:
+    """The demo as one HTML fragment: markup, CSS, JavaScript and both models' weights, nothing fetched.
+
+    `lenet` and `mlp` are trained modules or stored runs (results with weights, read from `results_dir`).
+    Every call gets its own element id, so several demos can share a page.
+    """
+    packer = _Packer()
+    lenet_model, lenet_note = _as_model(lenet, results_dir)
+    mlp_model, mlp_note = _as_model(mlp, results_dir)
+    with torch.no_grad():
+        models = [{"key": "lenet5", "program": lenet5_program(lenet_model, packer)},
+                  {"key": "mlp", "program": mlp_program(mlp_model, packer)}]
+    uid = f"mnist-demo-{uuid.uuid4().hex[:12]}"
+    spec = json.dumps({"models": models, "weights": packer.base64()}, separators=(",", ":"))
+    script = _asset("demo.js")
+    if "</script" in script.lower():  # would end the inline script element early
+        raise ValueError("demo.js must not contain '</script'")
+    markup = _markup(uid, [("lenet5", "LeNet-5", lenet_note), ("mlp", "CustomMLP", mlp_note)])
+    return (f"<style>{_asset('demo.css')}</style>\n{markup}\n<script>\n{script}\n"
+            f"window.mnistlibDemo.mount(document.getElementById({json.dumps(uid)}), {spec});\n</script>\n")
+
+
+def demo_page(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None = None,
+              title: str = "Draw a digit") -> str:
+    """A standalone HTML page around `demo_html`: opens from file:// with no network (tests, screenshots)."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n<body>\n'
+            f"{demo_html(lenet, mlp, results_dir)}</body></html>\n")
