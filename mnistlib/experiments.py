@@ -117,6 +117,7 @@ def run(
     out: str | Path | None = None,
     keep_weights: bool = False,
     score_test: bool = True,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train one (spec, seed) on `data`, or load its stored result; the result is written atomically.
 
@@ -124,6 +125,7 @@ def run(
     `keep_weights` also stores the final weights (results/weights/<run id>.pt); a stored run without them is
     trained again (CPU runs repeat exactly with the same thread count). `score_test=False` never evaluates the
     test set: the result then holds validation numbers only (what choices on the validation split read).
+    `retrain` deletes an interrupted run's checkpoint too, unless `resume` (the CLI's default) continues from it.
     """
     results_dir = Path(results_dir) if results_dir else default_results_dir()
     identifier = run_id(spec, seed, data)
@@ -132,7 +134,7 @@ def run(
     if path.exists() and not retrain and (not keep_weights or weights.exists()):
         return read_json(path)
     checkpoint = results_dir / "checkpoints" / f"{identifier}.pt"
-    if retrain:
+    if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
     torch_device = select_device(device)
     if spec.permutation_seed is not None:

@@ -1,14 +1,27 @@
-"""Atomic file writes: a reader never sees a half-written file, an interrupted write leaves nothing behind."""
+"""Atomic file writes: a reader never sees a half-written file, an interrupted write leaves nothing behind.
+
+Each write goes to a hidden temporary file beside its target, `.NAME.<pid>.<random>.tmp`, renamed onto NAME
+only when the write succeeds. A process killed mid-write (SIGKILL, power loss) cannot clean up after itself,
+so the next write to the same NAME removes the temporary files that are stale: those whose writer process
+(the pid in the name) no longer runs on this machine, and any not modified for `STALE_AFTER_S` seconds (files
+from another machine sharing the folder, or from before pids were part of the name). A temporary file of a
+writer that is still running is left alone.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+STALE_AFTER_S = 3600  # no single write of this project takes an hour; an untouched temp file that old is left over
 
 
 def _umask() -> int:
@@ -17,20 +30,83 @@ def _umask() -> int:
     return mask
 
 
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, it is someone else's
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the leftover `.NAME.*.tmp` files of writes to `path` that were killed; return what was removed."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
+    removed: list[Path] = []
+    try:
+        candidates = list(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    now = time.time()
+    for candidate in candidates:
+        match = pattern.match(candidate.name)
+        if match is None:
+            continue
+        try:
+            age = now - candidate.lstat().st_mtime
+        except OSError:
+            continue
+        pid = match["pid"]
+        writer_gone = pid is not None and int(pid) != os.getpid() and not _pid_running(int(pid))
+        if writer_gone or age > STALE_AFTER_S:
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """`name` with glob's special characters escaped, so a file called `a[1].json` matches only itself."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    An OSError while writing (a full disk, a read-only folder) is raised again naming `path`, not the temporary
+    file, with `errno` kept: "results/x.json: No space left on device".
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
+    tmp_path: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename) == path:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a user: the file, what went wrong, and for a full disk, that the disk is full."""
+    what = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        what = f"the disk is full ({what})"
+    return f"{exc.filename}: {what}" if exc.filename else what
 
 
 @contextlib.contextmanager

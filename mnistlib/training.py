@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnistlib.checkpoints import load_checkpoint, save_checkpoint
 from mnistlib.data import MnistArrays, TensorBatches, train_val_split
-from mnistlib.io import atomic_path
 
 
 class TrainingDiverged(RuntimeError):
@@ -303,8 +303,8 @@ def fit(
 
     checkpoint = Path(checkpoint) if checkpoint else None
     signature = {"settings": settings.to_dict(), "seed": seed, "data": data_identity(data), "model": repr(model)}
-    if checkpoint is not None and checkpoint.exists():
-        history = _load_checkpoint(checkpoint, signature, model, optimizer, scheduler, device)
+    if checkpoint is not None:
+        history = History(load_checkpoint(checkpoint, signature, model, optimizer, scheduler, device))
         if log and history.epochs:
             log(f"resuming from {checkpoint} after epoch {len(history.epochs)}")
 
@@ -326,33 +326,8 @@ def fit(
         record["lr"] = lr
         history.epochs.append(record)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, signature, model, optimizer, scheduler, history)
+            save_checkpoint(checkpoint, signature, model, optimizer, scheduler, history.epochs)
         if log and progress != "none":
             log(format_epoch(record, settings.epochs))
     return history
 
-
-def _save_checkpoint(path: Path, signature: dict, model: nn.Module, optimizer, scheduler, history: History) -> None:
-    state = {
-        "signature": signature,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "history": history.to_dict(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def _load_checkpoint(path: Path, signature: dict, model: nn.Module, optimizer, scheduler, device) -> History:
-    try:
-        state = torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # a truncated or foreign file: say which and why
-        raise RuntimeError(f"{path}: cannot read checkpoint ({exc}); delete it to start over") from exc
-    if state.get("signature") != signature:
-        raise RuntimeError(f"{path}: checkpoint belongs to a different run (settings, seed, data or model differ)")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    return History.from_dict(state["history"])

