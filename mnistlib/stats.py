@@ -22,7 +22,12 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = [
+    "Bootstrap",
     "Comparison",
+    "bootstrap_difference",
+    "choose_test",
+    "min_detectable_effect",
+    "seed_correlation",
     "Summary",
     "compare_arms",
     "holm_adjust",
@@ -31,13 +36,14 @@ __all__ = [
     "format_pct",
     "paired_test",
     "summarize",
+    "verdict",
     "verdict_sentence",
     "welch_test",
 ]
 
 HELPS = "helps"
 HURTS = "hurts"
-NO_DIFFERENCE = "no significant difference"
+NO_DIFFERENCE = "no effect detected"
 BASELINE = "baseline"
 TESTS = ("welch", "paired")
 
@@ -98,8 +104,8 @@ def _mean_var(arr: np.ndarray) -> tuple[float, float]:
     return float(np.mean(arr)), float(np.var(arr, ddof=1))
 
 
-def _verdict(p_value: float, difference: float, alpha: float) -> str:
-    """Direction only counts when the test rejects equality at level alpha."""
+def verdict(p_value: float, difference: float, alpha: float = 0.05) -> str:
+    """The one verdict rule: a direction counts only when the (adjusted) p rejects equality at level alpha."""
     if p_value < alpha and difference > 0:
         return HELPS
     if p_value < alpha and difference < 0:
@@ -164,7 +170,7 @@ def welch_test(
         df=df,
         p_value=p,
         test="welch",
-        verdict=_verdict(p, diff, alpha),
+        verdict=verdict(p, diff, alpha),
         alpha=alpha,
         confidence=confidence,
     )
@@ -213,7 +219,7 @@ def paired_test(
         df=df,
         p_value=p,
         test="paired",
-        verdict=_verdict(p, diff, alpha),
+        verdict=verdict(p, diff, alpha),
         alpha=alpha,
         confidence=confidence,
     )
@@ -241,53 +247,147 @@ def compare_arms(
     alpha: float = 0.05,
     test: str = "welch",
     confidence: float = 0.95,
+    correct: dict[str, np.ndarray] | None = None,
+    n_boot: int = 4000,
 ) -> list[dict]:
-    """One row per arm, baseline first, ready for ``pandas.DataFrame(rows)``.
+    """One row per arm, baseline first; the verdict of every row is the Holm-adjusted one, computed only here.
 
-    ``ci_low``/``ci_high`` are the interval of the arm's own mean; ``diff_ci_low``/``diff_ci_high`` are the
-    interval of its difference from the baseline.  The baseline row has difference 0, p_value nan and
-    verdict "baseline".
+    ``ci_low``/``ci_high`` are the interval of the arm's own mean; ``diff_ci_low``/``diff_ci_high`` the interval of
+    its difference from the baseline (per comparison); ``p_value`` is the raw p, ``p_adjusted`` Holm's over all
+    the arms compared, and ``verdict`` comes from ``p_adjusted`` at ``alpha``. ``mde`` is the smallest difference
+    the design detects with 80% power at the strictest Holm level (alpha / number of comparisons).
+    With ``correct`` (per arm, a seeds x test-images 0/1 matrix) each row also gets a bootstrap over seeds and
+    test images (``boot_*``, see `bootstrap_difference`), Holm-adjusted the same way.
+    The baseline row has difference 0, p-values nan and verdict "baseline".
     """
     if test not in TESTS:
         raise ValueError(f"test must be one of {TESTS}, got {test!r}")
     if baseline not in results:
         raise KeyError(f"baseline arm {baseline!r} not in results (arms: {sorted(results)})")
     run = welch_test if test == "welch" else paired_test
+    others = [k for k in results if k != baseline]
+    family_alpha = alpha / max(1, len(others))
     rows = []
-    for name in [baseline] + [k for k in results if k != baseline]:
+    for name in [baseline, *others]:
         s = summarize(results[name], confidence)
-        row = {
-            "arm": name,
-            "n": s.n,
-            "mean": s.mean,
-            "std": s.std,
-            "ci_low": s.ci_low,
-            "ci_high": s.ci_high,
-        }
+        row = {"arm": name, "n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
         if name == baseline:
-            row.update(
-                difference=0.0,
-                diff_ci_low=math.nan,
-                diff_ci_high=math.nan,
-                p_value=math.nan,
-                verdict=BASELINE,
-            )
+            row.update(difference=0.0, diff_ci_low=math.nan, diff_ci_high=math.nan, p_value=math.nan,
+                       mde=math.nan, test=test)
         else:
             c = run(results[name], results[baseline], alpha=alpha, confidence=confidence)
-            row.update(
-                difference=c.difference,
-                diff_ci_low=c.ci_low,
-                diff_ci_high=c.ci_high,
-                p_value=c.p_value,
-                verdict=c.verdict,
-                comparison=c,
-            )
+            row.update(difference=c.difference, diff_ci_low=c.ci_low, diff_ci_high=c.ci_high, p_value=c.p_value,
+                       test=test, mde=min_detectable_effect(results[name], results[baseline], family_alpha,
+                                                            paired=test == "paired"))
+            if correct is not None:
+                boot = bootstrap_difference(correct[name], correct[baseline], n_boot=n_boot,
+                                            paired_seeds=test == "paired", confidence=confidence)
+                row.update(boot_diff_ci_low=boot.ci_low, boot_diff_ci_high=boot.ci_high, boot_p=boot.p_value)
         rows.append(row)
-    for row, adjusted in zip(rows, holm_adjust([row["p_value"] for row in rows]), strict=True):
-        row["p_holm"] = adjusted
-        if row["arm"] != baseline:
-            row["verdict_holm"] = _verdict(adjusted, row["difference"], alpha)
+    for key in ("p_value", "boot_p"):
+        if key in rows[-1]:
+            adjusted = holm_adjust([row.get(key, math.nan) for row in rows])
+            for row, value in zip(rows, adjusted, strict=True):
+                row[key.replace("p_value", "p") + "_adjusted"] = value
+    for row in rows:
+        row["verdict"] = BASELINE if row["arm"] == baseline else verdict(row["p_adjusted"], row["difference"], alpha)
+        if "boot_p_adjusted" in row:
+            row["boot_verdict"] = (BASELINE if row["arm"] == baseline
+                                   else verdict(row["boot_p_adjusted"], row["difference"], alpha))
     return rows
+
+
+def min_detectable_effect(
+    arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, power: float = 0.8, paired: bool = False
+) -> float:
+    """The smallest true difference this design would detect with `power` at level `alpha` (two-sided t-test).
+
+    (t_{1-alpha/2} + t_{power}) x the standard error of the difference, with the spread measured in the data
+    (pooled per-seed variance for Welch's design, variance of the per-seed differences for the paired one).
+    """
+    a, b = _as_values(arm, "arm"), _as_values(baseline, "baseline")
+    if paired:
+        if a.size != b.size or a.size < 2:
+            return math.nan
+        _, var = _mean_var(a - b)
+        se, df = math.sqrt(var / a.size), a.size - 1
+    else:
+        if a.size < 2 or b.size < 2:
+            return math.nan
+        var_a, var_b = _mean_var(a)[1], _mean_var(b)[1]
+        se, df = math.sqrt(var_a / a.size + var_b / b.size), a.size + b.size - 2
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def seed_correlation(results: dict[str, list[float]], baseline: str) -> float:
+    """Mean Pearson correlation, over arms, between an arm's and the baseline's accuracies seed by seed.
+
+    Pairing by seed only pays when arms share seed-level luck (same split, data order, initial weights): a clearly
+    positive correlation. `choose_test` reads this, and only this, to pick the test, before any p-value is seen.
+    """
+    base = np.asarray(results[baseline], dtype=float)
+    rs = []
+    for name, values in results.items():
+        arm = np.asarray(values, dtype=float)
+        if name == baseline or arm.size != base.size or arm.size < 3 or np.ptp(arm) == 0 or np.ptp(base) == 0:
+            continue
+        rs.append(float(np.corrcoef(arm, base)[0, 1]))
+    return float(np.mean(rs)) if rs else math.nan
+
+
+PAIRING_THRESHOLD = 0.3  # below this, pairing removes too little shared variance to pay for its lost degrees of freedom
+
+
+def choose_test(results: dict[str, list[float]], baseline: str) -> tuple[str, float]:
+    """("paired", r) when seeds correlate across arms (r >= PAIRING_THRESHOLD), else ("welch", r); declared rule."""
+    r = seed_correlation(results, baseline)
+    return ("paired" if not math.isnan(r) and r >= PAIRING_THRESHOLD else "welch"), r
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Difference of mean accuracy with both noise sources: which seeds were run, and which test images were drawn."""
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_boot: int
+
+
+def bootstrap_difference(
+    correct_arm: np.ndarray,
+    correct_base: np.ndarray,
+    n_boot: int = 4000,
+    paired_seeds: bool = False,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Bootstrap:
+    """Two-level bootstrap of mean(arm) - mean(baseline): resample seeds, and test images paired across both arms.
+
+    `correct_*` are seeds x images 0/1 matrices (1 = that run classified that test image right). Each replicate
+    draws seeds with replacement (the same seed indices in both arms when `paired_seeds`) and one resample of the
+    test images used by both arms, so a replicate asks "another set of seeds, another test set of this size".
+    The p-value is the two-sided percentile p: twice the share of replicates on the far side of zero.
+    """
+    _check_level(confidence)
+    a = np.asarray(correct_arm, dtype=np.float64)
+    b = np.asarray(correct_base, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"need seeds x images matrices over the same images, got {a.shape} and {b.shape}")
+    rng = np.random.default_rng(seed)
+    n_images = a.shape[1]
+    diffs = np.empty(n_boot)
+    for i in range(n_boot):
+        weights = np.bincount(rng.integers(0, n_images, n_images), minlength=n_images).astype(np.float64)
+        seeds_a = rng.integers(0, a.shape[0], a.shape[0])
+        seeds_b = seeds_a if paired_seeds and a.shape[0] == b.shape[0] else rng.integers(0, b.shape[0], b.shape[0])
+        diffs[i] = (a[seeds_a].mean(0) @ weights - b[seeds_b].mean(0) @ weights) / n_images
+    observed = float(a.mean() - b.mean())
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [tail, 1 - tail])
+    p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
+    return Bootstrap(observed, float(low), float(high), float(p), n_boot)
 
 
 def format_pct(x: float, digits: int = 2) -> str:

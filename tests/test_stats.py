@@ -12,10 +12,13 @@ from scipy import stats
 from mnistlib.stats import (
     Comparison,
     Summary,
+    bootstrap_difference,
+    choose_test,
     compare_arms,
     format_p,
     format_pct,
     holm_adjust,
+    min_detectable_effect,
     paired_test,
     summarize,
     verdict_sentence,
@@ -121,18 +124,18 @@ def test_welch_matches_scipy_ttest_ind(seed: int) -> None:
 def test_welch_direction_and_alpha() -> None:
     assert welch_test(A2, A1).verdict == "helps"
     assert welch_test(A2, A1).t == pytest.approx(2.4554, abs=1e-4)
-    assert welch_test(A1, A2, alpha=0.01).verdict == "no significant difference"  # p = 0.021 > 0.01
+    assert welch_test(A1, A2, alpha=0.01).verdict == "no effect detected"  # p = 0.021 > 0.01
 
 
 def test_welch_p_equal_to_alpha_is_not_significant() -> None:
     p = welch_test(A2, A1).p_value
-    assert welch_test(A2, A1, alpha=p).verdict == "no significant difference"
+    assert welch_test(A2, A1, alpha=p).verdict == "no effect detected"
     assert welch_test(A2, A1, alpha=p * 1.001).verdict == "helps"
 
 
 def test_welch_no_difference_for_overlapping_arms() -> None:
     c = welch_test([0.981, 0.983, 0.985, 0.982, 0.984], [0.982, 0.984, 0.983, 0.981, 0.985])
-    assert c.p_value > 0.5 and c.verdict == "no significant difference"
+    assert c.p_value > 0.5 and c.verdict == "no effect detected"
 
 
 def test_welch_degenerate_equal_constant_arms() -> None:
@@ -140,7 +143,7 @@ def test_welch_degenerate_equal_constant_arms() -> None:
     c = welch_test([0.99] * 7, [0.99] * 3)
     assert c.difference == 0.0 and c.t == 0.0 and c.p_value == 1.0
     assert math.isnan(c.df) and c.ci_low == c.ci_high == 0.0
-    assert c.verdict == "no significant difference"
+    assert c.verdict == "no effect detected"
 
 
 @pytest.mark.parametrize(("arm", "verdict", "sign"), [(0.9920, "helps", 1), (0.9900, "hurts", -1)])
@@ -190,13 +193,13 @@ def test_paired_uses_the_pairing() -> None:
     base = [0.970, 0.980, 0.990, 0.975, 0.985]
     arm = [b + d for b, d in zip(base, [0.0010, 0.0012, 0.0009, 0.0011, 0.0010], strict=True)]
     assert paired_test(arm, base).verdict == "helps"
-    assert welch_test(arm, base).verdict == "no significant difference"
+    assert welch_test(arm, base).verdict == "no effect detected"
     assert paired_test(base, arm).verdict == "hurts"
 
 
 def test_paired_degenerate_cases() -> None:
     same = paired_test([0.98, 0.99, 0.97], [0.98, 0.99, 0.97])
-    assert same.p_value == 1.0 and same.t == 0.0 and same.verdict == "no significant difference"
+    assert same.p_value == 1.0 and same.t == 0.0 and same.verdict == "no effect detected"
     shifted = paired_test([3.0, 5.0, 4.0], [1.0, 3.0, 2.0])  # every difference exactly 2
     assert shifted.p_value == 0.0 and shifted.t == math.inf and shifted.verdict == "helps"
     assert shifted.ci_low == shifted.ci_high == 2.0
@@ -235,15 +238,15 @@ def test_compare_arms_rows() -> None:
         assert set(row) >= ROW_KEYS
     for row in rows[1:]:
         c = welch_test(RESULTS[row["arm"]], RESULTS["plain"])
-        assert (row["difference"], row["p_value"], row["verdict"]) == (c.difference, c.p_value, c.verdict)
+        assert (row["difference"], row["p_value"]) == (c.difference, c.p_value)
         assert (row["diff_ci_low"], row["diff_ci_high"]) == (c.ci_low, c.ci_high)
-    assert rows[1]["verdict"] == "helps" and rows[2]["verdict"] == "no significant difference"
+    assert rows[1]["verdict"] == "helps" and rows[2]["verdict"] == "no effect detected"
 
 
 def test_compare_arms_paired_and_alpha() -> None:
     rows = compare_arms(RESULTS, "plain", test="paired", alpha=0.2)
     c = paired_test(RESULTS["noise"], RESULTS["plain"], alpha=0.2)
-    assert rows[2]["p_value"] == c.p_value and rows[2]["verdict"] == c.verdict
+    assert rows[2]["p_value"] == c.p_value
     assert rows[2]["p_value"] != welch_test(RESULTS["noise"], RESULTS["plain"]).p_value
 
 
@@ -314,8 +317,8 @@ def test_verdict_sentence_hurts_paired() -> None:
 
 
 def test_verdict_sentence_no_difference() -> None:
-    cmp = _cmp(-0.00001, -0.0010, 0.0009, 0.61234, "no significant difference")
-    head = "Weight decay: no significant difference, +0.00 points (95% CI -0.10 to +0.09), "
+    cmp = _cmp(-0.00001, -0.0010, 0.0009, 0.61234, "no effect detected")
+    head = "Weight decay: no effect detected, +0.00 points (95% CI -0.10 to +0.09), "
     expected = head + "Welch's t-test p = 0.612."
     assert verdict_sentence("Weight decay", cmp) == expected
 
@@ -341,7 +344,68 @@ def test_holm_adjust_known_values_keeps_order_and_nan() -> None:
 
 def test_compare_arms_adds_holm_adjusted_p() -> None:
     rows = compare_arms(RESULTS, "plain")
-    assert math.isnan(rows[0]["p_holm"])
+    assert math.isnan(rows[0]["p_adjusted"])
     raw = [row["p_value"] for row in rows[1:]]
-    assert [row["p_holm"] for row in rows[1:]] == pytest.approx(holm_adjust(raw))
-    assert all(row["p_holm"] >= row["p_value"] for row in rows[1:])
+    assert [row["p_adjusted"] for row in rows[1:]] == pytest.approx(holm_adjust(raw))
+    assert all(row["p_adjusted"] >= row["p_value"] for row in rows[1:])
+
+
+def test_every_verdict_is_the_adjusted_one() -> None:
+    # Three arms each at raw p ~ 0.02-0.04: each "helps" alone, none after Holm over three comparisons.
+    base = [0.9900, 0.9905, 0.9910, 0.9895, 0.9902]
+    arms = {"base": base}
+    for name, shift in (("a", 0.0009), ("b", 0.0010), ("c", 0.0008)):
+        arms[name] = [v + shift + 0.0004 * ((i * 7 + len(name)) % 3 - 1) for i, v in enumerate(base)]
+    rows = compare_arms(arms, "base")
+    raw = [welch_test(arms[row["arm"]], base) for row in rows[1:]]
+    assert any(c.verdict == "helps" for c in raw)  # what the unadjusted test would have said
+    for row, c in zip(rows[1:], raw, strict=True):
+        expected = "helps" if row["p_adjusted"] < 0.05 and row["difference"] > 0 else "no effect detected"
+        assert row["verdict"] == expected
+        assert row["p_adjusted"] >= c.p_value
+
+
+def test_min_detectable_effect_matches_the_power_formula() -> None:
+    a, b = [0.991, 0.992, 0.993, 0.990, 0.994], [0.990, 0.991, 0.989, 0.992, 0.990]
+    se = math.sqrt(np.var(a, ddof=1) / 5 + np.var(b, ddof=1) / 5)
+    expected = (stats.t.ppf(0.975, 8) + stats.t.ppf(0.8, 8)) * se
+    assert min_detectable_effect(a, b) == pytest.approx(expected)
+    # more seeds, same spread: a smaller detectable effect; a stricter level: a larger one
+    assert min_detectable_effect(a * 4, b * 4) < min_detectable_effect(a, b) < min_detectable_effect(a, b, alpha=0.01)
+
+
+def test_choose_test_reads_only_the_seed_correlation() -> None:
+    base = [0.990, 0.992, 0.994, 0.991, 0.993]
+    shared = {"base": base, "arm": [v + 0.001 for v in base]}  # seed luck shared: r = 1
+    assert choose_test(shared, "base") == ("paired", pytest.approx(1.0))
+    unrelated = {"base": base, "arm": [0.993, 0.990, 0.992, 0.994, 0.991]}
+    test, r = choose_test(unrelated, "base")
+    assert test == "welch" and r < 0.3
+
+
+def test_bootstrap_covers_both_noise_sources() -> None:
+    rng = np.random.default_rng(1)
+    n_images = 2000
+    hard = rng.random(n_images) < 0.05  # the same hard images trip both arms: pairing by image matters
+    base = np.array([(~hard) & (rng.random(n_images) > 0.01) for _ in range(5)], dtype=float)
+    arm = np.array([(~hard) & (rng.random(n_images) > 0.005) for _ in range(5)], dtype=float)
+    boot = bootstrap_difference(arm, base, n_boot=500)
+    assert boot.difference == pytest.approx(arm.mean() - base.mean())
+    assert boot.ci_low < boot.difference < boot.ci_high
+    assert boot.ci_low > 0 and boot.p_value < 0.05  # 0.5 points on 2,000 images and 5 seeds is clear
+    same = bootstrap_difference(base, base, n_boot=200, paired_seeds=True)  # every replicate differs by exactly 0
+    assert (same.difference, same.ci_low, same.ci_high, same.p_value) == (0, 0, 0, 1.0)
+    assert bootstrap_difference(base, base, n_boot=200).p_value > 0.5  # seeds drawn apart: noise, no effect
+    with pytest.raises(ValueError, match="same images"):
+        bootstrap_difference(arm, base[:, :10])
+
+
+def test_compare_arms_adds_bootstrap_with_its_own_adjusted_verdict() -> None:
+    rng = np.random.default_rng(2)
+    correct = {name: (rng.random((5, 1000)) < acc).astype(float)
+               for name, acc in (("plain", 0.98), ("dropout", 0.985), ("noise", 0.98))}
+    rows = compare_arms(RESULTS, "plain", correct=correct, n_boot=300)
+    for row in rows[1:]:
+        assert row["boot_diff_ci_low"] <= row["boot_diff_ci_high"]
+        assert row["boot_p_adjusted"] >= row["boot_p"]
+        assert row["boot_verdict"] in ("helps", "hurts", "no effect detected")
