@@ -1,5 +1,6 @@
-# Two commands on a fresh clone: `make report` (train, run every notebook, export reports/report.html)
-# and `make test`. Each sets itself up first. Full MNIST: MNIST_MIRROR=/path/to/mnist make report
+# Two commands on a fresh clone: `make report` (train, run every notebook, export the report) and
+# `make test`. Each sets itself up first. Full MNIST: MNIST_MIRROR=/path/to/mnist make report
+# Without full MNIST, `make report` builds on the sample under build/sample/ and touches no committed file.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -12,7 +13,7 @@ ifdef MNIST_MIRROR
 export MNIST_MIRROR := $(abspath $(MNIST_MIRROR))
 endif
 
-.PHONY: setup test report quick-report slides bench lint clean
+.PHONY: setup test browser report quick-report slides pdf bench lint clean
 
 setup: $(STAMP)
 
@@ -20,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(BIN)/python -c "import torch, torchvision, mnistlib; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	@# The notebooks' kernel, inside .venv only (--sys-prefix): the venv's JupyterLab and `make report` find it,
+	@# and nothing is left outside the clone. Earlier versions also installed a --user copy: `make clean` removes it.
 	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
-	$(BIN)/python -m ipykernel install --user --name mnistlib --display-name "Python (mnistlib)" >/dev/null
 	touch $(STAMP)
 
 # reveal.js for the offline slide deck, from the npm registry, pinned by package-lock.json.
@@ -29,24 +31,33 @@ node_modules/reveal.js/package.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup node_modules/reveal.js/package.json
-	bash scripts/install_browser.sh
+test: setup node_modules/reveal.js/package.json browser
 	$(BIN)/ruff check mnistlib tests benchmarks
 	$(BIN)/python -m pytest
 
-# Full mode: every notebook in place, reports/report.html, figures/, README's results block.
-# Stored runs under results/ are reused; RETRAIN=1 trains everything again.
-report: setup
-	$(BIN)/python -m mnistlib.report $(if $(RETRAIN),--retrain)
+# Debian's chromium (Playwright drives it: browser tests, PDF) and poppler-utils (pdftoppm, the PDF test), with
+# apt-get, system-wide; the script says what it installs before it does, and does nothing when both are there.
+browser:
+	bash scripts/install_browser.sh
 
-# The sample, 2 epochs, into a temporary folder: what the tests run, never touching committed files.
+# Full MNIST found (data/, MNIST_MIRROR or a download): every notebook in place, reports/report.html, figures/,
+# README's results block; stored runs under results/ are reused (about 40 s), RETRAIN=1 trains everything again.
+# No full MNIST: the same notebooks on the 5,000-digit sample, all of it under build/sample/ (git ignores it).
+report: setup
+	$(BIN)/python -m mnistlib.publish build $(if $(RETRAIN),--retrain)
+
+# The sample, 2 epochs, under build/quick/ (or OUT=...): what the tests run, never touching committed files.
 quick-report: setup
-	$(BIN)/python -m mnistlib.report --quick --out-dir $(or $(OUT),build/quick)
+	$(BIN)/python -m mnistlib.publish build --quick --out-dir $(or $(OUT),build/quick)
 
 # One reveal.js deck from the cells marked as slides (cell metadata), reveal.js inlined: opens offline.
 slides: setup node_modules/reveal.js/package.json
-	$(BIN)/python -m mnistlib.export slides --notebooks notebooks/0*.ipynb --out reports/slides.html \
+	$(BIN)/python -m mnistlib.publish slides --out reports/slides.html \
 	  --subtitle "LeNet-5 vs a custom MLP, and regularization that measurably helps"
+
+# reports/report.pdf from the same notebooks, printed by the system Chromium (A4, code folded, no cell split).
+pdf: setup browser
+	$(BIN)/python -m mnistlib.publish pdf --out reports/report.pdf
 
 bench: setup
 	$(BIN)/python benchmarks/bench_epoch.py
@@ -54,5 +65,8 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# Everything the commands made, and the --user kernel copy earlier versions installed (if it points here).
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	@k="$${JUPYTER_DATA_DIR:-$$HOME/.local/share/jupyter}/kernels/mnistlib"; \
+	if grep -qs '"$(CURDIR)/$(VENV)/' "$$k/kernel.json"; then rm -rf "$$k"; echo "removed $$k"; fi

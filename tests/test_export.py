@@ -12,8 +12,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnistlib import export
-from mnistlib.export import NotebookError, export_report, export_slides, find_external_references
+from mnistlib.publish import __main__ as cli
+from mnistlib.publish import export, offline
+from mnistlib.publish.export import NotebookError, export_report, export_slides
+from mnistlib.publish.offline import find_external_references
 
 TITLE = "LeNet-5 vs a custom MLP on MNIST"
 # Tags that would make a browser fetch a URL when the page opens (prose links <a href> are fine).
@@ -227,6 +229,98 @@ def test_slides_need_reveal(notebooks: list[Path], tmp_path: Path) -> None:
     assert not out.exists()
 
 
+# ------------------------------------------------------------------------ what reaches a page (cell tags)
+def _tagged(cell: nbformat.NotebookNode, *tags: str) -> nbformat.NotebookNode:
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def _markdown_output(text: str, **metadata) -> nbformat.NotebookNode:
+    return new_output("display_data", data={"text/markdown": text, "text/plain": text}, metadata=metadata)
+
+
+@pytest.fixture(scope="module")
+def tagged_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Cells carrying nbconvert's remove-* tags, the no-slide tag and a progress printout, all marked as slides."""
+    progress = new_output("stream", name="stdout", text="[1/6] lenet5 seed 0: PROGRESS-LINE (stored)\n")
+    cells = [
+        _on_slide(new_markdown_cell("# KEPT-HEADING"), "slide"),
+        _on_slide(_tagged(new_markdown_cell("REMOVED-CELL"), "remove-cell"), "slide"),
+        _on_slide(_tagged(new_code_cell("HIDDEN_INPUT = 1", execution_count=1,
+                                        outputs=[_markdown_output("SHOWN-OUTPUT")]), "remove-input"), "slide"),
+        _on_slide(_tagged(new_code_cell("SHOWN_INPUT = 2", execution_count=2,
+                                        outputs=[_markdown_output("HIDDEN-OUTPUT")]), "remove-output"), "-"),
+        _on_slide(_tagged(new_code_cell("setup()", execution_count=3,
+                                        outputs=[_markdown_output("**Data:** NO-SLIDE-BANNER")]), "no-slide"), "slide"),
+        _on_slide(new_code_cell("sweep()", execution_count=4, outputs=[progress]), "slide"),
+        _on_slide(new_code_cell("table()", execution_count=5, outputs=[
+            _markdown_output("OUTPUT-TAGGED-NO-SLIDE", tags=["no-slide"]), _markdown_output("AFTER-PROGRESS")]), "-"),
+    ]
+    path = tmp_path_factory.mktemp("tagged") / "03_tagged.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_report_applies_nbconverts_remove_tags(tagged_notebook: Path, tmp_path: Path) -> None:
+    html = export_report([tagged_notebook], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "KEPT-HEADING" in html and "REMOVED-CELL" not in html
+    assert "SHOWN-OUTPUT" in html and "HIDDEN_INPUT" not in html
+    assert "SHOWN_INPUT" in html and "HIDDEN-OUTPUT" not in html
+    # no-slide and printed text belong to the report: only the deck leaves them out
+    assert "NO-SLIDE-BANNER" in html and "PROGRESS-LINE" in html and "OUTPUT-TAGGED-NO-SLIDE" in html
+
+
+def test_slides_leave_out_no_slide_cells_and_printed_text(tagged_notebook: Path, tmp_path: Path,
+                                                         reveal_dir: Path) -> None:
+    html = export_slides([tagged_notebook], tmp_path / "slides.html", date="d").read_text(encoding="utf-8")
+    assert "KEPT-HEADING" in html and "SHOWN-OUTPUT" in html and "AFTER-PROGRESS" in html
+    for absent in ("REMOVED-CELL", "HIDDEN-OUTPUT", "NO-SLIDE-BANNER", "PROGRESS-LINE", "OUTPUT-TAGGED-NO-SLIDE"):
+        assert absent not in html, absent
+
+
+def test_a_slide_emptied_by_the_rules_hands_its_break_on() -> None:
+    progress = new_output("stream", name="stdout", text="[1/2] ...\n")
+    nb = new_notebook(cells=[
+        _on_slide(new_markdown_cell("first"), "slide"),
+        _on_slide(new_code_cell("sweep()", execution_count=1, outputs=[progress]), "slide"),
+        _on_slide(new_code_cell("plot()", execution_count=2, outputs=[_markdown_output("figure")]), "-"),
+    ])
+    chosen = export._select_slides(nb)
+    assert [c.cell_type for c in chosen] == ["markdown", "code"]
+    assert chosen[1].metadata.slideshow.slide_type == "slide"  # not appended to the first slide
+
+
+def test_inline_script_outputs_are_kept(tmp_path: Path, reveal_dir: Path) -> None:
+    """A widget-like output (HTML with its own inline <script>) reaches report and deck as it is."""
+    script = '<div id="demo-box"></div><script>document.getElementById("demo-box").textContent = "DEMO-RAN";</script>'
+    cell = new_code_cell("demo()", execution_count=1, outputs=[
+        new_output("display_data", data={"text/html": script, "text/plain": "<Demo>"})])
+    path = tmp_path / "07_demo.ipynb"
+    nbformat.write(new_notebook(cells=[_on_slide(cell, "slide")]), path)
+    for out in (export_report([path], tmp_path / "report.html"), export_slides([path], tmp_path / "s.html", date="d")):
+        html = out.read_text(encoding="utf-8")
+        assert 'document.getElementById("demo-box").textContent = "DEMO-RAN";' in html, out.name
+
+
+def test_pages_carry_no_machine_path(tmp_path: Path) -> None:
+    from mnistlib import paths
+
+    inside = paths.ROOT / "data" / "MNIST" / "raw"
+    cell = new_code_cell("setup()", execution_count=1, outputs=[_markdown_output(f"**Data:** IDX files in {inside}")])
+    path = tmp_path / "01_paths.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    html = export_report([path], tmp_path / "report.html").read_text(encoding="utf-8")
+    assert str(paths.ROOT) not in html and "IDX files in data/MNIST/raw" in html
+
+
+def test_committed_notebooks_open_on_the_mnistlib_kernel() -> None:
+    from mnistlib.publish.build import KERNEL, notebook_paths
+
+    for notebook in notebook_paths():
+        spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {})
+        assert spec.get("name") == KERNEL == "mnistlib", notebook.name
+
+
 # ----------------------------------------------------------------------------------- errors and atomicity
 def test_missing_notebook_is_named_and_nothing_written(notebooks: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "report.html"
@@ -254,7 +348,7 @@ def test_failed_verification_leaves_no_file(
     out = tmp_path / "out" / "report.html"
     out.parent.mkdir()
     out.write_text("previous report", encoding="utf-8")
-    monkeypatch.setattr(export, "find_external_references", lambda html, include_local=False: ["<script src> x"])
+    monkeypatch.setattr(offline, "find_external_references", lambda html, include_local=False: ["<script src> x"])
     with pytest.raises(RuntimeError, match="external resources"):
         export_report(notebooks, out)
     assert out.read_text(encoding="utf-8") == "previous report"  # the old file survives a failed export
@@ -320,16 +414,16 @@ def test_local_files_count_only_when_asked() -> None:
 def test_cli_report_and_errors(notebooks: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "reports" / "report.html"
     nb_args = [str(p) for p in notebooks]
-    assert export.main(["report", "--notebooks", *nb_args, "--out", str(out), "--title", "T"]) == 0
+    assert cli.main(["report", "--notebooks", *nb_args, "--out", str(out), "--title", "T"]) == 0
     assert out.is_file() and "wrote" in capsys.readouterr().out
-    assert export.main(["report", "--notebooks", str(tmp_path / "nope.ipynb"), "--out", str(out)]) == 2
+    assert cli.main(["report", "--notebooks", str(tmp_path / "nope.ipynb"), "--out", str(out)]) == 2
     assert "nope.ipynb" in capsys.readouterr().err
 
 
 def test_cli_slides(notebooks: list[Path], tmp_path: Path, reveal_dir: Path) -> None:
     out = tmp_path / "slides.html"
     args = ["slides", "--notebooks", *map(str, notebooks), "--out", str(out), "--subtitle", "Sub", "--date", "d"]
-    assert export.main(args) == 0
+    assert cli.main(args) == 0
     assert "Sub" in out.read_text(encoding="utf-8")
 
 

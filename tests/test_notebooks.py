@@ -1,4 +1,5 @@
-"""Every notebook runs top to bottom in quick mode, into a temporary folder, without touching committed files."""
+"""Every notebook runs top to bottom in quick mode, into a temporary folder, without touching committed files;
+`make report` without full MNIST builds under build/sample/, never in the repository's committed folders."""
 
 import hashlib
 import json
@@ -6,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mnistlib.report import FIGURES_DIR, NOTEBOOKS_DIR, build_report, notebook_paths
+from mnistlib import paths
+from mnistlib.publish import build
+from mnistlib.publish.build import build_report, notebook_paths
 
-pytestmark = pytest.mark.notebooks
-REPO = NOTEBOOKS_DIR.parent
+NOTEBOOKS_DIR, FIGURES_DIR, RESULTS_DIR = paths.NOTEBOOKS_DIR, paths.FIGURES_DIR, paths.RESULTS_DIR
 
 
 def tree_digest(*folders: Path) -> dict[str, str]:
@@ -19,13 +21,14 @@ def tree_digest(*folders: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
-    before = tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, REPO / "results")
+    before = tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, RESULTS_DIR)
     out = tmp_path_factory.mktemp("quick")
-    report = build_report(quick=True, out_dir=out, log=None)
-    after = tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, REPO / "results")
+    report = build_report(mode="quick", out_dir=out, log=None)
+    after = tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, RESULTS_DIR)
     return out, report, before, after
 
 
+@pytest.mark.notebooks
 def test_every_notebook_executes_in_quick_mode(quick_report):
     out, report, _, _ = quick_report
     executed = sorted((out / "notebooks").glob("*.ipynb"))
@@ -37,6 +40,7 @@ def test_every_notebook_executes_in_quick_mode(quick_report):
                 assert output["output_type"] != "error", f"{notebook.name}: {output.get('ename')}"
 
 
+@pytest.mark.notebooks
 def test_quick_mode_says_it_uses_the_sample_at_the_top(quick_report):
     out, _, _, _ = quick_report
     for notebook in sorted((out / "notebooks").glob("*.ipynb")):
@@ -45,11 +49,13 @@ def test_quick_mode_says_it_uses_the_sample_at_the_top(quick_report):
         assert "5,000-digit MNIST sample" in first_outputs, notebook.name
 
 
+@pytest.mark.notebooks
 def test_quick_mode_leaves_committed_files_alone(quick_report):
     _, _, before, after = quick_report
     assert before == after
 
 
+@pytest.mark.notebooks
 def test_quick_report_has_every_figure(quick_report):
     out, report, _, _ = quick_report
     html = report.read_text()
@@ -66,19 +72,113 @@ def test_every_notebook_has_a_tagged_parameters_cell():
         assert "QUICK = False" in "".join(tagged[0]["source"])
 
 
+@pytest.mark.notebooks
 @pytest.mark.browser
-def test_real_report_and_slides_render_offline_in_chromium(quick_report):
+def test_real_report_and_slides_render_offline_in_chromium(quick_report, browser):
     """The report and deck made from the real notebooks: every figure loads, no request leaves the machine."""
-    from mnistlib.export import export_slides
-    from mnistlib.pagecheck import check_page, find_browser
+    from mnistlib.publish.browser import check_page
+    from mnistlib.publish.export import export_slides
 
-    if find_browser() is None:
-        pytest.skip("no Chromium-family browser installed (scripts/install_browser.sh installs one)")
     out, report, _, _ = quick_report
     slides = export_slides(sorted((out / "notebooks").glob("*.ipynb")), out / "slides.html", subtitle="quick")
     for page in (report, slides):
-        result = check_page(page, out / f"{page.stem}.png")
+        result = check_page(page, out / f"{page.stem}.png", browser=browser)
         assert result["ok"], (page.name, result["problems"])
         assert (out / f"{page.stem}.png").stat().st_size > 10_000
     html = slides.read_text()
     assert "Summary" in html and "reveal" in html
+
+
+def test_notebooks_name_the_kernel_the_runner_uses():
+    for notebook in notebook_paths():
+        spec = json.loads(notebook.read_text())["metadata"]["kernelspec"]
+        assert spec["name"] == build.KERNEL == "mnistlib", notebook.name
+
+
+# ------------------------------------------------------------------------------- which build `make report` runs
+@pytest.fixture()
+def recorded(monkeypatch, tmp_path):
+    """build_report with the notebook runs and the export recorded instead of done (the modes' plumbing only)."""
+    calls = {}
+
+    def execute(notebooks, output_dir, parameters=None, log=print, kernel=build.KERNEL):
+        calls.update(output_dir=output_dir, parameters=parameters, kernel=kernel)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return [output_dir / nb.name for nb in notebooks]
+
+    def export(notebooks, out_html):
+        calls.update(exported=list(notebooks), report=out_html)
+        return out_html
+
+    monkeypatch.setattr(build, "execute_notebooks", execute)
+    monkeypatch.setattr("mnistlib.publish.export.export_report", export)
+    monkeypatch.setattr(build, "SAMPLE_DIR", tmp_path / "build" / "sample")
+    return calls
+
+
+def test_without_full_mnist_the_report_is_built_under_build_sample(recorded, monkeypatch, tmp_path):
+    monkeypatch.setattr(build, "full_data_available", lambda: False)
+    before = tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, RESULTS_DIR)
+    report = build_report(log=None)
+    sample = tmp_path / "build" / "sample"
+    assert report == sample / "report.html"
+    assert recorded["output_dir"] == sample / "notebooks" and recorded["kernel"] == "mnistlib"
+    assert recorded["parameters"] == {"RETRAIN": False, "DATA_SOURCE": "sample",
+                                      "RESULTS_DIR": str(sample / "results"), "FIGURES_DIR": str(sample / "figures")}
+    assert all(p.parent == sample / "notebooks" for p in recorded["exported"])
+    assert tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, RESULTS_DIR) == before
+
+
+def test_with_full_mnist_the_notebooks_are_replaced_in_place(recorded, monkeypatch, tmp_path):
+    import shutil
+
+    monkeypatch.setattr(build, "full_data_available", lambda: True)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for original in notebook_paths()[:2]:
+        shutil.copy(original, notebooks / original.name)
+
+    def execute(nbs, output_dir, parameters=None, log=print, kernel=build.KERNEL):
+        recorded.update(parameters=parameters)
+        for nb in nbs:
+            (output_dir / nb.name).write_text('{"executed": true}')
+        return [output_dir / nb.name for nb in nbs]
+
+    monkeypatch.setattr(build, "execute_notebooks", execute)
+    report = build_report(out_dir=tmp_path / "reports", notebooks_dir=notebooks, log=None)
+    assert report == tmp_path / "reports" / "report.html"
+    assert recorded["parameters"] == {"RETRAIN": False}  # results/ and figures/: the notebooks' defaults
+    assert [p.read_text() for p in sorted(notebooks.glob("*.ipynb"))] == ['{"executed": true}'] * 2
+    assert recorded["exported"] == sorted(notebooks.glob("*.ipynb"))
+
+
+def test_full_data_is_what_load_mnist_finds(monkeypatch):
+    """The mode follows load_mnist(source="auto"), not a second lookup of the data folders."""
+    import mnistlib.data
+
+    seen = {}
+
+    class Found:
+        full = False
+
+    def fake_load(source="auto", **kwargs):
+        seen["source"] = source
+        return Found()
+
+    monkeypatch.setattr(mnistlib.data, "load_mnist", fake_load)
+    assert build.full_data_available() is False and seen["source"] == "auto"
+    Found.full = True
+    assert build.full_data_available() is True
+
+
+def test_unknown_kernel_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="make setup"):
+        build._check_kernel("no-such-kernel-mnistlib")
+
+
+def test_executed_notebooks_carry_no_machine_path(tmp_path):
+    notebook = tmp_path / "01_x.ipynb"
+    inside = str(paths.ROOT / "data" / "MNIST" / "raw")
+    notebook.write_text(json.dumps({"metadata": {"papermill": {"input_path": inside}}}), encoding="utf-8")
+    build._without_machine_paths(notebook)
+    assert json.loads(notebook.read_text())["metadata"]["papermill"]["input_path"] == "data/MNIST/raw"

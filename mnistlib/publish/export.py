@@ -1,13 +1,19 @@
-"""Turn the executed notebooks into one offline HTML report and one offline reveal.js deck.
+"""Turn executed notebooks into one offline HTML report and one offline reveal.js deck (nbconvert does the work).
 
-Both files are presented from a laptop, often without network, so everything they need (figures, CSS,
-reveal.js, fonts) is inlined and the result is scanned for anything that would still reach the network.
-Usage: ``python -m mnistlib.export report|slides --notebooks notebooks/0*.ipynb --out reports/report.html``.
+What reaches a page is decided by cell metadata, the same in every output:
+
+- tags `remove-cell`, `remove-input`, `remove-output` (nbconvert's TagRemovePreprocessor): the cell, its code
+  or its outputs are left out of the report, the PDF and the slides;
+- `slideshow.slide_type` (JupyterLab's property inspector): only cells marked slide, subslide, fragment, `-`
+  or notes reach the deck, outputs only;
+- tag `no-slide`: the cell stays in the report but never reaches the deck, even when marked as a slide; as an
+  output tag (`display(..., metadata={"tags": ["no-slide"]})`) it keeps one output off the deck;
+- printed text (stdout/stderr, e.g. progress lines) never reaches the deck: a slide shows figures, tables and
+  Markdown.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import copy
 import datetime as dt
@@ -15,179 +21,38 @@ import html as html_lib
 import json
 import os
 import re
-import sys
 import warnings
 from collections.abc import Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
 
-from mnistlib.io import atomic_path
+from mnistlib import paths
+from mnistlib.publish.offline import CSS_IMPORT, make_self_contained, without_machine_paths, write_verified
 
 __all__ = [
     "DEFAULT_TITLE",
+    "NO_SLIDE_TAG",
     "NotebookError",
-    "check_page",
     "export_report",
     "export_slides",
-    "find_external_references",
     "find_reveal",
-    "main",
+    "report_html",
 ]
 
 DEFAULT_TITLE = "LeNet-5 vs a custom MLP on MNIST"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 REVEAL_ENV = "MNISTLIB_REVEAL_DIR"
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
-
-# Tags whose src/href/... make the browser fetch something when the page opens (<a href> only navigates on click).
-_FETCHING_ATTRS: dict[str, tuple[str, ...]] = {
-    "script": ("src",),
-    "link": ("href",),
-    "img": ("src", "srcset"),
-    "iframe": ("src",),
-    "frame": ("src",),
-    "embed": ("src",),
-    "object": ("data",),
-    "source": ("src", "srcset"),
-    "track": ("src",),
-    "video": ("src", "poster"),
-    "audio": ("src",),
-    "input": ("src",),
-    "base": ("href",),
-    "image": ("href", "xlink:href"),
-    "use": ("href", "xlink:href"),
-}
-_REMOTE = re.compile(r"^\s*(?:https?:|wss?:|ftp:)?//", re.IGNORECASE)
-_INLINE = re.compile(r"^\s*(?:data:|blob:|about:|javascript:|#|$)", re.IGNORECASE)
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
-_CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(['"]?)([^'")\s;]+)\1\s*\)?[^;]*;""", re.IGNORECASE)
+REMOVE_CELL_TAGS = {"remove-cell", "remove_cell"}
+REMOVE_INPUT_TAGS = {"remove-input", "remove_input"}
+REMOVE_OUTPUT_TAGS = {"remove-output", "remove_output"}
+NO_SLIDE_TAG = "no-slide"
 
 
 class NotebookError(ValueError):
     """A notebook given to an export cannot be read; the message names the file."""
-
-
-# --------------------------------------------------------------------------------------------- offline checks
-def _is_remote(url: str) -> bool:
-    return bool(_REMOTE.match(url))
-
-
-def _is_unbundled(url: str) -> bool:
-    """Remote, or a local file next to the HTML: either breaks once the file is opened on another laptop."""
-    return not _INLINE.match(url)
-
-
-def _srcset_urls(value: str) -> list[str]:
-    return [part.strip().split()[0] for part in value.split(",") if part.strip()]
-
-
-def _css_urls(css: str) -> list[str]:
-    urls = [m.group(2) for m in _CSS_URL.finditer(css)]
-    urls += [m.group(2) for m in _CSS_IMPORT.finditer(css) if not m.group(0).lower().startswith("@import url(")]
-    return urls
-
-
-class _ReferenceScanner(HTMLParser):
-    """Collect every URL the page would load by itself, from tags, style attributes and <style> blocks."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, str]] = []  # (where, url)
-        self._in_style = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:
-                continue
-            if name in _FETCHING_ATTRS.get(tag, ()):
-                urls = _srcset_urls(value) if name == "srcset" else [value]
-                self.found += [(f"<{tag} {name}>", url) for url in urls]
-            elif name == "style":
-                self.found += [(f"<{tag} style>", url) for url in _css_urls(value)]
-        self._in_style = tag == "style"
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        self._in_style = False
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.found += [("<style>", url) for url in _css_urls(data)]
-
-
-def find_external_references(html: str, *, include_local: bool = False) -> list[str]:
-    """List what the page would fetch from the network (or, with include_local, from files beside it).
-
-    Plain links in prose (<a href>) do not count: they load nothing until clicked.
-    """
-    scanner = _ReferenceScanner()
-    scanner.feed(html)
-    scanner.close()
-    wanted = _is_unbundled if include_local else _is_remote
-    return [f"{where} {url}" for where, url in scanner.found if wanted(url)]
-
-
-def _strip_css_urls(css: str, removed: list[str]) -> str:
-    def import_repl(match: re.Match[str]) -> str:
-        if _is_unbundled(match.group(2)):
-            removed.append(match.group(2))
-            return "/* offline export: @import removed */"
-        return match.group(0)
-
-    def url_repl(match: re.Match[str]) -> str:
-        if _is_unbundled(match.group(2)):
-            removed.append(match.group(2))
-            return "none"
-        return match.group(0)
-
-    return _CSS_URL.sub(url_repl, _CSS_IMPORT.sub(import_repl, css))
-
-
-def _make_self_contained(html: str) -> str:
-    """Drop every reference the page would fetch (warning about each), so that it never waits on the network.
-
-    The templates load nothing; what remains comes from notebook content, e.g. a Markdown image with a URL.
-    """
-    if not find_external_references(html, include_local=True):
-        return html
-    from bs4 import BeautifulSoup  # nbconvert's own dependency; only needed when something has to go
-
-    soup = BeautifulSoup(html, features="html.parser")
-    removed: list[str] = []
-    for tag in soup.find_all(True):
-        for name in _FETCHING_ATTRS.get(tag.name, ()):
-            value = tag.get(name)
-            urls = _srcset_urls(value) if name == "srcset" and isinstance(value, str) else [value]
-            if isinstance(value, str) and any(_is_unbundled(u) for u in urls):
-                removed.append(value)
-                del tag[name]
-                tag[f"data-offline-removed-{name.replace(':', '-')}"] = value
-        if isinstance(tag.get("style"), str):
-            tag["style"] = _strip_css_urls(tag["style"], removed)
-        if tag.name == "style" and tag.string:
-            tag.string.replace_with(_strip_css_urls(str(tag.string), removed))
-    if removed:
-        shown = ", ".join(url[:80] for url in sorted(set(removed))[:5])
-        warnings.warn(f"offline export: removed {len(removed)} external reference(s): {shown}", stacklevel=3)
-    return str(soup)
-
-
-def _write_verified(html: str, out_html: Path) -> Path:
-    """Write atomically, then read the written file back and refuse it if it would touch the network."""
-    out_html = Path(out_html)
-    with atomic_path(out_html) as tmp:
-        tmp.write_text(html, encoding="utf-8")
-        leftovers = find_external_references(tmp.read_text(encoding="utf-8"), include_local=True)
-        if leftovers:
-            raise RuntimeError(f"{out_html}: export still references external resources: {leftovers[:5]}")
-    return out_html
 
 
 # ---------------------------------------------------------------------------------------------- notebooks
@@ -250,16 +115,20 @@ def _merge(parts: list[tuple[Path, NotebookNode]], title: str) -> NotebookNode:
     return merged
 
 
-def _hide_inputs_marked_hidden(nb: NotebookNode) -> None:
-    """Respect inputs collapsed in JupyterLab (metadata.jupyter.source_hidden) and the remove-input tag."""
-    for cell in nb.cells:
-        meta = cell.get("metadata", {})
-        tags = set(meta.get("tags", []))
-        if meta.get("jupyter", {}).get("source_hidden") or tags & {"remove-input", "remove_input"}:
-            meta.setdefault("transient", {})["remove_source"] = True
-        if cell.get("cell_type") == "code" and not cell.get("source", "").strip():
-            meta.setdefault("transient", {})["remove_source"] = True
-    nb.cells = [c for c in nb.cells if not set(c.get("metadata", {}).get("tags", [])) & {"remove-cell", "remove_cell"}]
+def remove_tagged(nb: NotebookNode, *, slides: bool = False) -> NotebookNode:
+    """Apply the tags with nbconvert's TagRemovePreprocessor (in place); for slides, `no-slide` too."""
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    preprocessor = TagRemovePreprocessor(
+        remove_cell_tags=REMOVE_CELL_TAGS | ({NO_SLIDE_TAG} if slides else set()),
+        remove_input_tags=REMOVE_INPUT_TAGS,
+        remove_all_outputs_tags=REMOVE_OUTPUT_TAGS,
+        remove_single_output_tags={NO_SLIDE_TAG} if slides else set(),
+    )
+    preprocessor.preprocess(nb, {})
+    # An empty code cell would show an empty "Code" fold: drop it.
+    nb.cells = [c for c in nb.cells if c.get("cell_type") != "code" or c.get("source", "").strip() or c.get("outputs")]
+    return nb
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -317,7 +186,17 @@ details.mnist-code[open] > summary { margin-bottom: 0.2rem; }
 .jp-RenderedImage img { max-width: 100%; height: auto; }
 .jp-RenderedHTMLCommon table { font-size: 0.85rem; }
 .jp-OutputArea-output pre { white-space: pre-wrap; }
-@media print { details.mnist-code { display: none; } .mnist-section-start a { display: none; } }
+/* Printed (make pdf): A4, code folded as on screen, no cell, figure or table cut across two pages. */
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body.jp-Notebook { max-width: none; padding: 0; font-size: 11pt; }
+  .mnist-section-start a { display: none; }
+  .jp-Cell, .jp-OutputArea-child, .jp-RenderedImage, .jp-RenderedHTMLCommon table, figure, pre {
+    break-inside: avoid; page-break-inside: avoid; }
+  h1, h2, h3, .mnist-section-start { break-after: avoid; page-break-after: avoid; }
+  .mnist-section-start { break-before: page; }
+  .jp-RenderedImage img { max-height: 240mm; }
+}
 """
 
 
@@ -335,15 +214,10 @@ def _html_exporter(template: str, **traits: Any) -> Any:
     )
 
 
-def export_report(
-    notebooks: Sequence[str | os.PathLike[str]],
-    out_html: str | os.PathLike[str],
-    title: str = DEFAULT_TITLE,
-) -> Path:
-    """Merge the executed notebooks, in order, into one self-contained HTML report (code folded under "Code")."""
+def report_html(notebooks: Sequence[str | os.PathLike[str]], title: str = DEFAULT_TITLE) -> str:
+    """The report as one HTML string: every notebook in order, code folded under "Code", nothing fetched."""
     parts = _read_all(notebooks)
-    nb = _merge(parts, title)
-    _hide_inputs_marked_hidden(nb)
+    nb = remove_tagged(_merge(parts, title))
     sections = [c.metadata["mnistlib_section"] for c in nb.cells if "mnistlib_section" in c.metadata]
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     resources = {
@@ -356,7 +230,16 @@ def export_report(
         },
     }
     html, _ = _html_exporter(_REPORT_TEMPLATE).from_notebook_node(nb, resources=resources)
-    return _write_verified(_make_self_contained(html), Path(out_html))
+    return make_self_contained(without_machine_paths(html))
+
+
+def export_report(
+    notebooks: Sequence[str | os.PathLike[str]],
+    out_html: str | os.PathLike[str],
+    title: str = DEFAULT_TITLE,
+) -> Path:
+    """Merge the executed notebooks, in order, into one self-contained HTML report (code folded under "Code")."""
+    return write_verified(report_html(notebooks, title), Path(out_html))
 
 
 # ------------------------------------------------------------------------------------------------- slides
@@ -441,7 +324,7 @@ def find_reveal(reveal_dir: str | os.PathLike[str] | None = None) -> Path:
     elif os.environ.get(REVEAL_ENV):
         candidates = [Path(os.environ[REVEAL_ENV])]
     else:
-        candidates = [Path.cwd() / "node_modules" / "reveal.js", REPO_ROOT / "node_modules" / "reveal.js"]
+        candidates = [Path.cwd() / "node_modules" / "reveal.js", paths.ROOT / "node_modules" / "reveal.js"]
     for root in candidates:
         if (root / "dist" / "reveal.js").is_file():
             version = json.loads((root / "package.json").read_text()).get("version", "?")
@@ -450,7 +333,7 @@ def find_reveal(reveal_dir: str | os.PathLike[str] | None = None) -> Path:
             return root
     tried = ", ".join(str(c) for c in candidates)
     raise FileNotFoundError(
-        f"reveal.js not found (tried {tried}); run `npm ci --no-audit --no-fund` in {REPO_ROOT} (make slides does it)"
+        f"reveal.js not found (tried {tried}); run `npm ci --no-audit --no-fund` (make slides does)"
     )
 
 
@@ -479,7 +362,7 @@ def _inline_fonts(theme_css: str, theme_dir: Path) -> str:
             )
         return "\n".join(out)
 
-    return _CSS_IMPORT.sub(font_faces, theme_css)
+    return CSS_IMPORT.sub(font_faces, theme_css)
 
 
 def _reveal_resources(reveal_dir: str | os.PathLike[str] | None, theme: str = "white") -> dict[str, str]:
@@ -502,10 +385,24 @@ def _slide_type(cell: NotebookNode) -> str:
 
 
 def _select_slides(nb: NotebookNode) -> list[NotebookNode]:
-    """Chosen cells only, with the first one of the notebook starting a new slide (a notebook is a new topic)."""
-    chosen = [copy.deepcopy(c) for c in nb.cells if _slide_type(c) != "skip"]
-    for cell in chosen:
-        cell.metadata["slideshow"] = {**cell.metadata.get("slideshow", {}), "slide_type": _slide_type(cell)}
+    """Chosen cells only (tags applied, printed text dropped), the first one of the notebook starting a new slide."""
+    nb = remove_tagged(copy.deepcopy(nb), slides=True)
+    chosen: list[NotebookNode] = []
+    carried = None  # the slide break of a cell left empty, handed on to the next cell
+    for cell in nb.cells:
+        kind = _slide_type(cell)
+        if kind == "skip":
+            continue
+        if cell.get("cell_type") == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "stream"]
+            if not cell.outputs:
+                carried = kind if kind in {"slide", "subslide"} else carried
+                continue
+        if carried and kind in {"-", "fragment"}:
+            kind = carried
+        carried = None
+        cell.metadata["slideshow"] = {**cell.metadata.get("slideshow", {}), "slide_type": kind}
+        chosen.append(cell)
     for cell in chosen:
         if _slide_type(cell) != "notes":
             if _slide_type(cell) in {"-", "fragment", "subslide"}:
@@ -558,63 +455,6 @@ def export_slides(
         exclude_output_prompt=True,
     )
     html, _ = exporter.from_notebook_node(nb, resources=resources)
-    return _write_verified(_make_self_contained(html), Path(out_html))
+    return write_verified(make_self_contained(without_machine_paths(html)), Path(out_html))
 
 
-def check_page(html_path: str | os.PathLike[str], screenshot_path: str | os.PathLike[str], **kwargs: Any) -> dict:
-    """Open the page offline in headless Chromium and report problems; see mnistlib.pagecheck.check_page."""
-    from mnistlib.pagecheck import check_page as _check_page
-
-    return _check_page(html_path, screenshot_path, **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-def main(argv: Sequence[str] | None = None) -> int:
-    """`report` / `slides` export the notebooks; `check` opens an exported file in headless Chromium."""
-    parser = argparse.ArgumentParser(prog="python -m mnistlib.export", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, default in (("report", "reports/report.html"), ("slides", "reports/slides.html")):
-        cmd = sub.add_parser(name, help=f"export the notebooks to {default}")
-        cmd.add_argument("--notebooks", nargs="+", required=True, type=Path, help="executed notebooks, in order")
-        cmd.add_argument("--out", type=Path, default=Path(default), help=f"output HTML (default {default})")
-        cmd.add_argument("--title", default=DEFAULT_TITLE)
-        if name == "slides":
-            cmd.add_argument("--subtitle", default="", help="line under the title on the title slide")
-            cmd.add_argument("--date", default=None, help="date on the title slide (default: today)")
-            cmd.add_argument("--reveal-dir", type=Path, default=None, help="reveal.js package (default node_modules)")
-    check = sub.add_parser("check", help="open exported HTML in headless Chromium, offline; exit 1 on problems")
-    check.add_argument("html", type=Path)
-    check.add_argument("--screenshot", type=Path, default=None, help="PNG path (default: beside the HTML)")
-    args = parser.parse_args(argv)
-    with warnings.catch_warnings():  # one plain line per warning on the console, restored afterwards
-        warnings.showwarning = lambda message, *_args, **_kw: print(f"warning: {message}", file=sys.stderr)
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        if args.command == "report":
-            out = export_report(args.notebooks, args.out, title=args.title)
-        elif args.command == "slides":
-            out = export_slides(
-                args.notebooks,
-                args.out,
-                title=args.title,
-                subtitle=args.subtitle,
-                date=args.date,
-                reveal_dir=args.reveal_dir,
-            )
-        else:
-            shot = args.screenshot or args.html.with_suffix(".png")
-            result = check_page(args.html, shot)
-            print(json.dumps(result, indent=2))
-            return 0 if result["ok"] else 1
-    except (FileNotFoundError, NotebookError, RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

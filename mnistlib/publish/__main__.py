@@ -1,0 +1,86 @@
+"""python -m mnistlib.publish report|slides|pdf|check|shots|build: the Makefile's publishing commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnistlib import paths
+from mnistlib.publish import build, export
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnistlib.publish", description=__doc__.split(":")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    outputs = {"report": paths.REPORTS_DIR / "report.html", "slides": paths.REPORTS_DIR / "slides.html",
+               "pdf": paths.REPORTS_DIR / "report.pdf"}
+    for name, default in outputs.items():
+        cmd = sub.add_parser(name, help=f"export the executed notebooks to {paths.shown(default)}")
+        cmd.add_argument("--notebooks", nargs="+", type=Path, default=None,
+                         help="executed notebooks, in order (default: notebooks/NN_*.ipynb)")
+        cmd.add_argument("--out", type=Path, default=default, help=f"output file (default {paths.shown(default)})")
+        cmd.add_argument("--title", default=export.DEFAULT_TITLE)
+        if name == "slides":
+            cmd.add_argument("--subtitle", default="", help="line under the title on the title slide")
+            cmd.add_argument("--date", default=None, help="date on the title slide (default: today)")
+            cmd.add_argument("--reveal-dir", type=Path, default=None, help="reveal.js package (default node_modules)")
+    check = sub.add_parser("check", help="open exported HTML in headless Chromium, offline; exit 1 on problems")
+    check.add_argument("html", type=Path)
+    check.add_argument("--screenshot", type=Path, default=None, help="PNG path (default: beside the HTML)")
+    shots = sub.add_parser("shots", help="one screenshot per slide of a deck, at a projector's sizes")
+    shots.add_argument("deck", type=Path)
+    shots.add_argument("--out-dir", type=Path, required=True)
+    shots.add_argument("--size", nargs="+", default=["1280x800", "1024x768"], help="WIDTHxHEIGHT, one or more")
+    sub.add_parser("build", help="execute the notebooks and export the report (make report); see --help there",
+                   add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["build"]:
+        return build.main(argv[1:])
+    args = _parser().parse_args(argv)
+    with warnings.catch_warnings():  # one plain line per warning on the console, restored afterwards
+        warnings.showwarning = lambda message, *_a, **_k: print(f"warning: {message}", file=sys.stderr)
+        try:
+            return _run(args)
+        except (FileNotFoundError, export.NotebookError, RuntimeError, ValueError, ImportError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mnistlib.publish import browser
+
+    if args.command == "check":
+        result = browser.check_page(args.html, args.screenshot or args.html.with_suffix(".png"))
+        print(json.dumps(result, indent=2))
+        return 0 if result["ok"] else 1
+    if args.command == "shots":
+        for size in args.size:
+            width, height = (int(v) for v in size.lower().split("x"))
+            found = browser.screenshot_deck(args.deck, args.out_dir / size, size=(width, height))
+            print(f"{len(found)} slides at {size} in {args.out_dir / size}")
+        return 0
+    notebooks = args.notebooks or build.notebook_paths()
+    if args.command == "report":
+        out = export.export_report(notebooks, args.out, title=args.title)
+    elif args.command == "slides":
+        out = export.export_slides(notebooks, args.out, title=args.title, subtitle=args.subtitle, date=args.date,
+                                   reveal_dir=args.reveal_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="mnistlib-pdf-") as tmp:
+            html = export.export_report(notebooks, Path(tmp) / "report.html", title=args.title)
+            out = browser.print_pdf(html, args.out)
+    print(f"wrote {paths.shown(out)} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
