@@ -1,68 +1,205 @@
-"""Command line: `python -m mnistlib train --model lenet5 --epochs 10` prints one line per epoch, writes JSON."""
+"""Command line: `python -m mnistlib train --model lenet5 --epochs 10` prints one line per epoch, writes JSON.
+
+Every argument, the device and the output location are checked before any data is read or any batch is
+trained: a mistake is one line, `error: ...`, and exit status 2, never a traceback or a run that trains and
+then cannot save. An interrupted `train` run continues where it stopped when the same command is given again
+(`--restart` starts afresh).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import NoReturn
 
-from mnistlib.data import DataError, load_mnist
-from mnistlib.experiments import RunSpec, run
+import torch
+
+from mnistlib.checkpoints import CheckpointError
+from mnistlib.data import SOURCES, DataError, load_mnist
+from mnistlib.experiments import RunSpec, default_results_dir, run
+from mnistlib.io import describe_os_error
+from mnistlib.models import MODEL_NAMES, build_model
 from mnistlib.training import TrainingDiverged, TrainSettings
+
+DEFAULTS = {f.name: f.default for f in fields(TrainSettings)}  # the one source of the training defaults
+LR_SCHEDULES = ("constant", "cosine")
+
+
+class UsageError(Exception):
+    """An argument or an output location that cannot work; reported as one line before anything runs."""
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every default, except where the help already says it in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        return text if "(default" in text else super()._get_help_string(action) or text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line `error: ...` (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _number(kind: Callable[[str], float], low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite `kind` within [low, high) (ends open or closed as asked)."""
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    span = f"in {left}{low}, {high}{right}" if low is not None and high is not None else (
+        f"{'>' if low_open else '>='} {low}" if low is not None else "")
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            raise argparse.ArgumentTypeError(f"must be {span}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+def _jobs(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return int(_number(int, 1)(text))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mnistlib", description="LeNet-5 vs a custom MLP on MNIST.")
+    """The `train` and `study` commands; `--help` shows every default (those of `TrainSettings` for training)."""
+    formatter = _Formatter
+    parser = _Parser(prog="python -m mnistlib", description="LeNet-5 vs a custom MLP on MNIST.")
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("train", help="train one model and write its results as JSON")
-    p.add_argument("--model", choices=["lenet5", "mlp"], default="lenet5")
+    p = commands.add_parser("train", help="train one model and write its results as JSON", formatter_class=formatter,
+                            description="Train one model; an interrupted run resumes when the same command is "
+                                        "given again.")
+    p.add_argument("--model", choices=MODEL_NAMES, default=MODEL_NAMES[0], help="which network")
     p.add_argument("--bn", action="store_true", help="batch normalisation (lenet5 only)")
-    p.add_argument("--dropout", type=float, default=0.0, metavar="P", help="dropout rate (lenet5 only)")
-    p.add_argument("--weight-decay", type=float, default=0.0, metavar="W")
-    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="E")
-    p.add_argument("--augment", action="store_true", help="random rotation, translation and scale on training batches")
-    p.add_argument("--epochs", type=int, default=10, metavar="N")
-    p.add_argument("--batch-size", type=int, default=64, metavar="B")
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
-    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--dropout", type=_number(float, 0, 1), default=0.0, metavar="P", help="dropout rate (lenet5 only)")
+    p.add_argument("--weight-decay", type=_number(float, 0), default=DEFAULTS["weight_decay"], metavar="W",
+                   help="L2 penalty on weights (not on biases or batch-norm parameters)")
+    p.add_argument("--label-smoothing", type=_number(float, 0, 1), default=DEFAULTS["label_smoothing"], metavar="E",
+                   help="share of the target spread over the other classes")
+    p.add_argument("--augment", action="store_true", default=DEFAULTS["augment"],
+                   help="random rotation, translation and scale on training batches")
+    p.add_argument("--epochs", type=_number(int, 1), default=DEFAULTS["epochs"], metavar="N", help="passes over the "
+                   "training set")
+    p.add_argument("--batch-size", type=_number(int, 1), default=DEFAULTS["batch_size"], metavar="B",
+                   help="training batch size")
+    p.add_argument("--lr", type=_number(float, 0, low_open=True), default=DEFAULTS["lr"], help="SGD learning rate")
+    p.add_argument("--momentum", type=_number(float, 0, 1), default=DEFAULTS["momentum"], help="SGD momentum")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=DEFAULTS["lr_schedule"],
+                   help="cosine decays the rate to 0 over the run, per batch")
+    p.add_argument("--seed", type=_number(int, 0, 2**32), default=0, metavar="S",
+                   help="weights, shuffle, dropout and augmentation")
     p.add_argument("--device", default="auto", metavar="D", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
-    p.add_argument("--data-dir", default=None, help="folder with MNIST (default: data/ in the repository)")
-    p.add_argument(
-        "--source",
-        default="auto",
-        choices=["auto", "idx", "course", "mirror", "download", "sample"],
-        help="where the images come from (auto tries each in turn and falls back to the 5,000-digit sample)",
-    )
+    p.add_argument("--data-dir", default=None, help="folder with MNIST (default: data/ in the repository or "
+                   "$MNISTLIB_DATA)")
+    p.add_argument("--source", default="auto", choices=SOURCES,
+                   help="where the images come from (auto tries each in turn and falls back to the 5,000-digit sample)")
     p.add_argument("--out", default=None, help="results JSON path (default: results/cli/<run id>.json)")
-    p.add_argument("--progress", choices=["auto", "bar", "epoch", "none"], default="auto")
-    s = commands.add_parser("study", help="run (or resume) the regularization study: every arm, every seed")
-    s.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the study's 15)")
-    s.add_argument("--seeds", type=int, default=5, help="seeds per arm (0..N-1)")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--source", default="auto", choices=["auto", "idx", "course", "mirror", "download", "sample"])
+    p.add_argument("--progress", choices=["auto", "bar", "epoch", "none"], default="auto",
+                   help="a bar in a terminal, else one line per epoch")
+    p.add_argument("--restart", action="store_true",
+                   help="start afresh instead of resuming an interrupted run of the same settings")
+    s = commands.add_parser("study", help="run (or resume) the regularization study: every arm, every seed",
+                            formatter_class=formatter)
+    s.add_argument("--epochs", type=_number(int, 1), default=None, help="epochs per run (default: the study's 15)")
+    s.add_argument("--seeds", type=_number(int, 1), default=5, help="seeds per arm (0..N-1)")
+    s.add_argument("--jobs", type=_jobs, default=1, metavar="N|auto",
+                   help="runs trained at once, each in its own process (auto: one per core, one on a GPU)")
+    s.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    s.add_argument("--source", default="auto", choices=SOURCES, help="where the images come from")
     s.add_argument("--results-dir", default=None, help="where run files go (default: results/)")
     s.add_argument("--retrain", action="store_true", help="train again even where a result is stored")
     return parser
 
 
-def study_command(args: argparse.Namespace) -> int:
-    from mnistlib.experiments import sweep
-    from mnistlib.stats import format_mean_std, format_p
-    from mnistlib.study import FULL_EPOCHS, arms_for, study_table, tuned_mlp_for
+def check_device(device: str) -> None:
+    """The device exists on this machine (not just a name torch can parse)."""
+    if device == "auto":
+        return
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif chosen.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise UsageError(f"--device {device}: MPS is not available on this machine (use cpu or auto)")
+    elif chosen.type != "cpu":
+        raise UsageError(f"--device {device}: not supported; use auto, cpu, cuda, cuda:N or mps")
 
-    data = load_mnist(source=args.source, verbose=False)
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """`folder` exists or can be made, and a file can be written in it: checked by writing one."""
+    for ancestor in (folder, *folder.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise UsageError(f"{what} {folder}: {ancestor} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".mnistlib-write-check-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{what} {folder}: cannot write there ({exc.strerror or exc})") from None
+
+
+def check_output_file(path: Path, what: str) -> None:
+    """`path` can be written: not a folder, its folder writable, and itself replaceable if it exists."""
+    if path.is_dir():
+        raise UsageError(f"{what} {path}: is a folder; give a file name such as {path / 'result.json'}")
+    check_writable_folder(path.parent, what)
+    if path.exists() and not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
+        raise UsageError(f"{what} {path}: exists and cannot be replaced")
+
+
+def check_data_dir(data_dir: str | None) -> None:
+    if data_dir is not None and Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise UsageError(f"--data-dir {data_dir}: is a file, not a folder")
+
+
+def study_command(args: argparse.Namespace) -> int:
+    """Check the arguments, the results folder and the data, then sweep every arm and seed (resumable)."""
+    check_device(args.device)
+    results_dir = Path(args.results_dir) if args.results_dir else default_results_dir()
+    check_writable_folder(results_dir / "checkpoints", "--results-dir")
+    data = load_mnist(source=args.source, verbose=False)  # read and verified once, before any job starts
     print(data.describe())
-    epochs = args.epochs or FULL_EPOCHS
-    mlp_spec = tuned_mlp_for(data.n_train, epochs=epochs)
-    specs = [*arms_for(data.n_train, epochs=epochs), mlp_spec]
-    results = sweep(specs, range(args.seeds), data, args.results_dir, retrain=args.retrain, device=args.device)
-    for row in study_table(results):
+
+    from mnistlib.stats import format_mean_std, format_p
+    from mnistlib.study import FULL_EPOCHS, Study
+
+    study = Study(data, results_dir=results_dir, seeds=tuple(range(args.seeds)),
+                  study_epochs=args.epochs or FULL_EPOCHS, retrain=args.retrain, device=args.device, jobs=args.jobs)
+    for row in study.arm_rows:
         p = "" if row["arm"] == "baseline" else f"  {format_p(row['p_value'])}"
         print(f"{row['label']:<44} {format_mean_std(row['values'])}  {row['verdict']}{p}")
-    mlp_accs = [r["final_test_acc"] for r in results if r["name"] == mlp_spec.name]
-    print(f"{'CustomMLP (' + mlp_spec.describe() + ')':<44} {format_mean_std(mlp_accs)}")
+    mlp = study.specs("arms")[-1]
+    print(f"{'CustomMLP (' + mlp.describe() + ')':<44} {format_mean_std(study.accuracies(mlp.name))}")
     return 0
 
 
@@ -79,26 +216,47 @@ def train_command(args: argparse.Namespace) -> int:
     )
     spec = RunSpec(name=f"cli-{args.model}", model=args.model, batch_norm=args.bn, dropout=args.dropout,
                    settings=settings)
+    try:
+        build_model(spec.model, batch_norm=spec.batch_norm, dropout=spec.dropout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    check_device(args.device)
+    check_data_dir(args.data_dir)
+    results_dir = default_results_dir() / "cli"
+    check_writable_folder(results_dir / "checkpoints", "checkpoint folder")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        check_output_file(out, "--out")
     data = load_mnist(args.data_dir, source=args.source, verbose=False)
     print(data.describe())
-    from mnistlib.experiments import default_results_dir
-
-    result = run(spec, args.seed, data, default_results_dir() / "cli", retrain=True, device=args.device,
-                 progress=args.progress, out=args.out)
+    result = run(spec, args.seed, data, results_dir, retrain=True, resume=not args.restart, device=args.device,
+                 progress=args.progress, out=out)
     print(f"{spec.describe()}: final test accuracy {result['final_test_acc']:.2%} "
           f"({result['parameters']:,} parameters, {result['seconds']:.0f}s on {result['device']})")
-    print(f"results written to {args.out or default_results_dir() / 'cli' / (result['id'] + '.json')}")
+    print(f"results written to {out or results_dir / (result['id'] + '.json')}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; every foreseen failure is one `error: ...` line on stderr and exit status 2."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, already reported in one line)
+        return int(exc.code or 0)
     try:
         if args.command == "train":
             return train_command(args)
         if args.command == "study":
             return study_command(args)
-    except (DataError, TrainingDiverged, ValueError) as exc:
+    except (UsageError, DataError, TrainingDiverged, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder that became read-only: the message names the file
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        again = "; give the same command again to resume after the last finished epoch" if args.command == "train" \
+            else "; give the same command again to resume with the runs still to do"
+        print(f"interrupted{again}", file=sys.stderr)
+        return 130
     return 1
