@@ -12,7 +12,7 @@
   const SIDE = 28, BOX = 20;          // MNIST digits: fitted into 20x20, placed in 28x28 by centre of mass
   const CANVAS = 280;                 // drawing resolution (CSS may show it larger or smaller)
   const INK = 16;                     // a canvas pixel darker than this (of 255) is not ink
-  const MIN_SIZE = 0.08 * CANVAS;     // a stroke whose box is smaller than this is a dot, not a digit
+  const MIN_SIZE = 0.15 * CANVAS;     // ink whose box is smaller (two brush widths) is a dot, not a digit
 
   // ------------------------------------------------------------------------------------------ weights
   function decodeFloats(base64) {
@@ -159,8 +159,9 @@
         mass += s; mx += s * j; my += s * i;
       }
     }
-    // Top-left corner that puts the centre of mass (in pixel indices) nearest to 13.5, the middle of 0..27.
-    const ox = Math.floor(SIDE / 2 - mx / mass), oy = Math.floor(SIDE / 2 - my / mass);
+    // Shift so the centre of mass (in pixel indices) lands within half a pixel of 14, where MNIST has it:
+    // every MNIST digit's centre of mass lies in [13.5, 14.5] on both axes.
+    const ox = Math.round(SIDE / 2 - mx / mass), oy = Math.round(SIDE / 2 - my / mass);
     const out = new Float64Array(SIDE * SIDE);
     for (let i = 0; i < dh; i++) {
       for (let j = 0; j < dw; j++) {
@@ -190,7 +191,7 @@
     const seen = root.querySelector('.mnist-demo-seen');
     const maps = Array.from(root.querySelectorAll('.mnist-demo-map'));
     const status = root.querySelector('.mnist-demo-status');
-    const state = { result: null, updates: 0 };
+    const state = { result: null, pixels: null, updates: 0 };
     let strokeId = null, last = null, pending = false;
 
     function blank() {
@@ -201,15 +202,15 @@
     // Run both models on 28x28 pixels (0-255) and show everything; null pixels show "draw a digit".
     function show(pixels) {
       state.updates += 1;
+      state.pixels = pixels;
       state.result = pixels ? classify(pixels) : null;
       root.classList.toggle('mnist-demo-empty', !pixels);
       status.textContent = pixels ? '' : 'draw a digit';
       paintGrey(seen, pixels || new Float64Array(SIDE * SIDE), SIDE, SIDE, 255);
       const c1 = state.result && state.result.lenet5 && state.result.lenet5.kept.c1;
-      const top = c1 ? Math.max(1e-6, Math.max.apply(null, c1.data)) : 1;  // one scale for all six maps
-      maps.forEach((canvas, k) => {
+      maps.forEach((canvas, k) => {  // each map on its own scale, brightest = its strongest response
         const values = c1 ? c1.data.subarray(k * c1.h * c1.w, (k + 1) * c1.h * c1.w) : new Float64Array(SIDE * SIDE);
-        paintGrey(canvas, values, SIDE, SIDE, top);
+        paintGrey(canvas, values, SIDE, SIDE, Math.max(1e-6, Math.max.apply(null, values)));
       });
       for (const card of root.querySelectorAll('.mnist-demo-model')) {
         const answer = state.result && state.result[card.dataset.model];
