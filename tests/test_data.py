@@ -19,6 +19,7 @@ from conftest import mirror_dir
 from PIL import Image
 
 import mnistlib.data as data_mod
+from mnistlib import paths
 from mnistlib.augment import RandomAffine
 from mnistlib.data import (
     MEAN,
@@ -34,11 +35,12 @@ from mnistlib.data import (
     load_idx_folder,
     load_mnist,
     load_sample,
-    make_batches,
     read_idx,
     read_png_archive,
     train_val_split,
 )
+from mnistlib.data import course as course_mod
+from mnistlib.data import idx as idx_mod
 
 N_TRAIN, N_TEST = 120, 40
 
@@ -159,13 +161,8 @@ def test_load_idx_folder_roundtrip(tmp_path: Path, small: MnistArrays, gz: bool)
     assert torch.equal(got.train_images, small.train_images)
     assert torch.equal(got.test_labels, small.test_labels)
     assert "IDX files in" in got.describe() and f"{N_TRAIN:,} train" in got.describe()
-    assert got.info() == {
-        "source": "idx",
-        "origin": str(raw),
-        "full": True,
-        "n_train": N_TRAIN,
-        "n_test": N_TEST,
-    }
+    assert got.origin == str(raw)
+    assert got.info() == {"source": "idx", "full": True, "n_train": N_TRAIN, "n_test": N_TEST}  # no machine path
 
 
 def test_read_idx_wrong_magic(tmp_path: Path) -> None:
@@ -526,7 +523,7 @@ def test_cache_hit_change_and_corruption(
         raise AssertionError("the cache should have been used")
 
     with monkeypatch.context() as m:
-        m.setattr(data_mod, "read_idx", broken_reader)
+        m.setattr(idx_mod, "read_idx", broken_reader)
         hit = load_mnist(tmp_path, source="idx", verbose=False)
     assert torch.equal(hit.train_images, first.train_images) and torch.equal(
         hit.test_labels, first.test_labels
@@ -591,7 +588,7 @@ def test_course_cache(tmp_path: Path, small: MnistArrays, monkeypatch: pytest.Mo
     write_png_folder(tmp_path / "test", small.test_images, small.test_labels)
     first = load_mnist(tmp_path, source="course", verbose=False)
     monkeypatch.setattr(
-        data_mod, "read_png_archive", lambda path: (_ for _ in ()).throw(AssertionError(path))
+        course_mod, "read_png_archive", lambda path: (_ for _ in ()).throw(AssertionError(path))
     )
     hit = load_mnist(tmp_path, verbose=False)
     assert hit.source == "course" and torch.equal(hit.train_images, first.train_images)
@@ -600,12 +597,25 @@ def test_course_cache(tmp_path: Path, small: MnistArrays, monkeypatch: pytest.Mo
         load_mnist(tmp_path, verbose=False)
 
 
+def test_arrays_print_one_line(small: MnistArrays) -> None:
+    """Issue 11.3: evaluating load_mnist() in a notebook cell printed pages of tensor zeros."""
+    text = repr(small)
+    assert "\n" not in text and len(text) < 120 and "tensor" not in text
+    assert text == "MnistArrays(source='sample', train=120x28x28, test=40x28x28, origin='slice')"
+
+
+def test_sources_are_one_ordered_table() -> None:
+    assert [row.name for row in data_mod.SOURCE_TABLE] == ["idx", "course", "mirror", "download", "sample"]
+    assert data_mod.SOURCES == ("auto", "idx", "course", "mirror", "download", "sample")
+    assert [row.name for row in data_mod.SOURCE_TABLE if row.fall_through] == ["download"]
+
+
 def test_default_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "elsewhere"))
     assert default_data_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv("MNISTLIB_DATA")
     monkeypatch.chdir(tmp_path)
-    repo = Path(data_mod.__file__).resolve().parent.parent
+    repo = Path(paths.__file__).resolve().parent.parent
     expected = repo / "data" if (repo / "pyproject.toml").is_file() else tmp_path / "data"
     assert default_data_dir() == expected
 
@@ -654,8 +664,8 @@ def test_shuffle_deterministic_per_seed_and_epoch() -> None:
 
 
 def test_augmentation_only_when_given(small: MnistArrays) -> None:
-    plain = make_batches(small, "train", 32, "cpu", seed=1)
-    augmented = make_batches(small, "train", 32, "cpu", augment=RandomAffine(), seed=1)
+    plain = TensorBatches(small.train_images, small.train_labels, 32, shuffle=True, seed=1)
+    augmented = TensorBatches(small.train_images, small.train_labels, 32, shuffle=True, augment=RandomAffine(), seed=1)
     assert plain.shuffle and len(plain) == math.ceil(N_TRAIN / 32)
     (x0, y0), (x1, y1) = next(iter(plain)), next(iter(augmented))
     assert torch.equal(y0, y1)
@@ -668,15 +678,13 @@ def test_augmentation_only_when_given(small: MnistArrays) -> None:
 
     list(TensorBatches(small.train_images, small.train_labels, batch_size=50, augment=spy))
     assert len(calls) == 3 and all(isinstance(g, torch.Generator) for g in calls)
-    test = make_batches(small, "test", 16, "cpu")
+    test = TensorBatches(small.test_images, small.test_labels, 16)
     assert not test.shuffle and test.augment is None
     assert torch.equal(torch.cat([y for _, y in test]), small.test_labels)
-    with pytest.raises(ValueError, match="augmentation is for training data only"):
-        make_batches(small, "test", 16, "cpu", augment=RandomAffine())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_batches_on_cuda(small: MnistArrays) -> None:
-    tb = make_batches(small, "train", 32, "cuda", augment=RandomAffine())
+    tb = TensorBatches(small.train_images, small.train_labels, 32, shuffle=True, device="cuda", augment=RandomAffine())
     x, y = next(iter(tb))
     assert x.is_cuda and y.is_cuda and x.shape == (32, 1, 28, 28)

