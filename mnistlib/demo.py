@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnistlib.experiments import load_weights
+from mnistlib.experiments import load_weights, weights_path
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
 
 ModelOrRun = nn.Module | dict[str, Any]
@@ -81,11 +81,26 @@ def mlp_program(model: CustomMLP, packer: _Packer) -> list[dict[str, Any]]:
     return program
 
 
+def _mlp_from_weights(result: dict[str, Any], results_dir: str | Path | None) -> CustomMLP:
+    """A stored MLP rebuilt with the hidden sizes its weights have (the default shape may have changed since)."""
+    path = weights_path(result, results_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no stored weights for run {result['id']} (train it with keep_weights=True)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    linear = sorted((k for k in state if k.startswith("layers.") and k.endswith(".weight")),
+                    key=lambda k: int(k.split(".")[1]))
+    model = CustomMLP(hidden=tuple(int(state[k].shape[0]) for k in linear[:-1]))
+    model.load_state_dict(state)
+    return model.eval()
+
+
 def _as_model(model: ModelOrRun, results_dir: str | Path | None) -> tuple[nn.Module, str]:
     """A module and the note shown beside its name (test accuracy of a stored run)."""
     if isinstance(model, dict):
         accuracy = model.get("final_test_acc")
         note = f"{accuracy:.2%} on the test set" if accuracy is not None else ""
+        if model["spec"]["model"].startswith("mlp"):
+            return _mlp_from_weights(model, results_dir), note
         return load_weights(model, results_dir), note
     return model, ""
 

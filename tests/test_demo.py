@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mnistlib.demo import demo_html, demo_page
-from mnistlib.experiments import RunSpec, load_weights, run
+from mnistlib.experiments import RunSpec, load_weights, run, weights_path
 from mnistlib.models import CustomMLP, LeNet5
 from mnistlib.training import TrainSettings
 
@@ -145,8 +145,8 @@ def test_fragment_embeds_weights_in_pytorch_order_and_references_nothing(models)
     c1 = spec["models"][0]["program"][0]
     offset, length = c1["w"]
     np.testing.assert_array_equal(floats[offset:offset + length].reshape(c1["shape"]), lenet.c1.weight.detach().numpy())
-    hidden = [op["shape"][0] for op in spec["models"][1]["program"] if op["op"] == "linear"]
-    assert hidden == [74, 42, 10]
+    widths = [op["shape"][0] for op in spec["models"][1]["program"] if op["op"] == "linear"]
+    assert widths == [layer.out_features for layer in mlp.layers if isinstance(layer, torch.nn.Linear)]
     assert floats.size == sum(p.numel() for m in models for p in m.parameters())
 
 
@@ -194,11 +194,15 @@ def test_c1_maps_and_the_shown_answer_follow_pytorch(offline_page, page_file, mo
 
 
 @pytest.mark.browser
-def test_other_mlp_shapes_run_too(offline_page, tmp_path, sample_data):
+def test_stored_mlps_of_other_shapes_run_too(offline_page, tmp_path, sample_data):
     torch.manual_seed(0)
-    lenet, mlp = LeNet5().eval(), CustomMLP(hidden=(32,)).eval()
+    lenet, mlp = LeNet5().eval(), CustomMLP(hidden=(32, 16, 12)).eval()
+    results_dir = tmp_path / "results"  # stored as a run would be, under a spec whose default shape differs
+    weights_path("mlp-other", results_dir).parent.mkdir(parents=True)
+    torch.save(mlp.state_dict(), weights_path("mlp-other", results_dir))
+    stored = {"id": "mlp-other", "spec": {"model": "mlp", "batch_norm": False, "dropout": 0.0}, "final_test_acc": 0.5}
     path = tmp_path / "demo.html"
-    path.write_text(demo_page(lenet, mlp), encoding="utf-8")
+    path.write_text(demo_page(lenet, stored, results_dir), encoding="utf-8")
     open_demo(offline_page, path)
     images = sample_data.test_images[:10].numpy()
     js = js_classify(offline_page, images)
