@@ -8,10 +8,15 @@ softmax); each model travels as a short program of those layers plus one block o
 
 from __future__ import annotations
 
+import argparse
 import base64
 import html
 import json
+import shutil
+import sys
+import tempfile
 import uuid
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnistlib.experiments import load_weights, weights_path
+from mnistlib.experiments import load_results, load_weights, weights_path
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
 
 ModelOrRun = nn.Module | dict[str, Any]
@@ -161,3 +166,75 @@ def demo_page(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             '<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n<body>\n'
             f"{demo_html(lenet, mlp, results_dir)}</body></html>\n")
+
+
+def template_runs(results_dir: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Seed 0 of notebook 3's LeNet-5 and CustomMLP runs that have stored weights, preferring full MNIST."""
+    found = []
+    for name in ("lenet5", "mlp"):
+        runs = [r for r in load_results(results_dir, name=name)
+                if r["seed"] == 0 and weights_path(r, results_dir).is_file()]
+        if not runs:
+            raise FileNotFoundError(f"no stored '{name}' run of seed 0 with weights in {results_dir or 'results/'} "
+                                    "(notebook 3 trains them; `make report`)")
+        found.append(max(runs, key=lambda r: (r["data"].get("full", False), r["data"]["n_train"], r["created"])))
+    return found[0], found[1]
+
+
+# A 7 drawn as three points on the pad (fractions of its width and height), for the README's screenshot.
+SEVEN = ((0.3, 0.2), (0.72, 0.2), (0.45, 0.85))
+
+
+def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, float]] = SEVEN) -> Path:
+    """Open the page in headless Chromium (Playwright, no network), draw `stroke` with the mouse, save the panel."""
+    from playwright.sync_api import sync_playwright
+
+    browser_path = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    png = Path(png)
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        page_file = Path(tmp) / "demo.html"
+        page_file.write_text(page_html, encoding="utf-8")
+        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 480}, device_scale_factor=2)
+            offline = lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort()  # noqa: E731
+            page.route("**/*", offline)
+            page.goto(page_file.as_uri())
+            box = page.locator(".mnist-demo-pad").bounding_box()
+            points = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in stroke]
+            page.mouse.move(*points[0])
+            page.mouse.down()
+            for x, y in points[1:]:
+                page.mouse.move(x, y, steps=12)
+            page.mouse.up()
+            page.wait_for_timeout(200)
+            png.parent.mkdir(parents=True, exist_ok=True)
+            page.locator(".mnist-demo").screenshot(path=str(png))
+        finally:
+            browser.close()
+    return png
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the demo as a standalone page (and optionally a screenshot) from the stored seed-0 template runs."""
+    parser = argparse.ArgumentParser(prog="python -m mnistlib.demo", description=main.__doc__)
+    parser.add_argument("--results-dir", type=Path, default=None, help="run store (default results/)")
+    parser.add_argument("--out", type=Path, default=Path("reports/demo.html"), help="page to write")
+    parser.add_argument("--png", type=Path, default=None, help="also save a screenshot with a drawn 7")
+    args = parser.parse_args(argv)
+    try:
+        lenet_run, mlp_run = template_runs(args.results_dir)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    page_html = demo_page(lenet_run, mlp_run, args.results_dir)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(page_html, encoding="utf-8")
+    print(f"wrote {args.out} (runs {lenet_run['id']}, {mlp_run['id']})")
+    if args.png:
+        print(f"wrote {screenshot(page_html, args.png)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
