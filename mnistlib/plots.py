@@ -43,7 +43,7 @@ def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, t
         ax.axis("off")
     for ax, image, caption in zip(np.atleast_1d(axes).ravel(), images, labels, strict=False):
         ax.imshow(image.float().numpy(), cmap="gray_r")
-        ax.set_title(caption, fontsize=8)
+        ax.set_title(caption, fontsize=10)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -156,28 +156,35 @@ def validation_curves(histories: dict[str, Sequence[list[dict[str, float]]]], ti
 
 def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: str | Path | None = None,
                        name: str = "05_confusion") -> plt.Figure:
-    """Confusion matrices side by side; the diagonal is hidden so the errors are visible."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.6 * len(matrices), 4.3))
-    for ax, (title, matrix) in zip(np.atleast_1d(axes), matrices.items(), strict=True):
+    """Confusion matrices side by side, errors only: the diagonal is left blank (its total is in the title) and
+    every error count is printed, white on dark cells and black on light ones, large enough to read projected."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.2), squeeze=False)
+    for ax, (title, matrix) in zip(axes[0], matrices.items(), strict=True):
         errors = matrix.astype(float).copy()
         np.fill_diagonal(errors, np.nan)
-        ax.imshow(errors, cmap="Reds")
+        top = max(1.0, float(np.nanmax(errors)))
+        ax.imshow(errors, cmap="Reds", vmin=0, vmax=top)
         for (i, j), count in np.ndenumerate(matrix):
             if i != j and count:
-                ax.text(j, i, int(count), ha="center", va="center", fontsize=7)
+                dark = count / top > 0.45  # Reds is dark enough there that black would not read
+                ax.text(j, i, int(count), ha="center", va="center", fontsize=11,
+                        color="white" if dark else "black", fontweight="bold" if dark else "normal")
         ax.set_xticks(range(10))
         ax.set_yticks(range(10))
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{title}\n{int(matrix.trace()):,} of {int(matrix.sum()):,} right", fontsize=10)
+        ax.tick_params(labelsize=11)
+        ax.set_xlabel("predicted digit", fontsize=11)
+        ax.set_ylabel("true digit", fontsize=11)
+        wrong = int(matrix.sum() - matrix.trace())
+        ax.set_title(f"{title}\n{int(matrix.trace()):,} of {int(matrix.sum()):,} right, {wrong:,} errors", fontsize=11)
     fig.tight_layout()
     return save(fig, figures_dir, name)
 
 
 def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Path | None = None,
                        name: str = "05_per_class") -> plt.Figure:
-    """Accuracy for each digit and model: where the models differ, not only by how much."""
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    """Accuracy for each digit and model: where the models differ, not only by how much. The y axis is zoomed
+    (it starts just below the lowest bar, not at 0): the title says so and the axis carries a break mark."""
+    fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.8 / len(accuracies)
     for k, (label, acc) in enumerate(accuracies.items()):
         ax.bar(np.arange(10) + (k - (len(accuracies) - 1) / 2) * width, acc * 100, width=width, label=label)
@@ -185,8 +192,14 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Pat
     ax.set_xlabel("digit")
     ax.set_ylabel("test accuracy (%)")
     low = min(float(acc.min()) for acc in accuracies.values()) * 100
-    ax.set_ylim(max(0.0, low - 1.0), 100.0)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=len(accuracies), frameon=False)
+    bottom = max(0.0, float(np.floor(low - 0.5)))
+    ax.set_ylim(bottom, 100.0)
+    if bottom > 0:
+        ax.set_title(f"Test accuracy per digit: the y axis starts at {bottom:g}%, not at 0", fontsize=11)
+        mark = {"transform": ax.transAxes, "color": "black", "clip_on": False, "linewidth": 1}
+        for y in (0.0, 0.03):  # the usual "axis broken here" zigzag at the bottom of the y axis
+            ax.plot([-0.012, 0.012], [y - 0.012, y + 0.012], **mark)
+    ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(accuracies), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return save(fig, figures_dir, name)
