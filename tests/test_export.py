@@ -176,7 +176,7 @@ def test_slides_hold_only_chosen_cells_without_code(slides: Path, png: str) -> N
     assert "CODE-INPUT" not in html and '<div class="jp-CodeMirrorEditor' not in html
     assert f"data:image/png;base64,{png[:200]}" in html
     assert "CustomMLP" in html and 'class="fragment"' in html
-    assert "max-height: 540px" in html  # figures fit on a slide
+    assert "function mnistFit(slide)" in html and "height: 800" in html  # figures and tables sized to the slide
 
 
 def test_slides_title_slide_comes_first(slides: Path) -> None:

@@ -273,23 +273,46 @@ _SLIDES_TEMPLATE = r"""{%- extends 'base.html.j2' -%}
 <script>
 Reveal.initialize({
   hash: true, controls: true, progress: true, slideNumber: 'c/t', transition: 'slide',
-  width: 1280, height: 720, margin: 0.04, center: true, keyboard: true,
+  width: 1280, height: 800, margin: 0.02, center: true, keyboard: true,
   plugins: (typeof RevealNotes !== 'undefined') ? [RevealNotes] : []
-}).then(() => mnistFitFigures(Reveal.getCurrentSlide()));
-// Size figures to the slide: as large as fits (small inline PNGs are scaled up), shrunk together when several share it.
-function mnistFitFigures(slide) {
-  const imgs = slide ? Array.from(slide.querySelectorAll('.jp-RenderedImage img')) : [];
-  if (!imgs.length) { return; }
-  const limit = Reveal.getConfig().height - 24;
-  let h = Math.min(520, Math.floor(limit / imgs.length));
-  for (let k = 0; k < 12; k++) {
-    imgs.forEach((i) => { i.style.height = h + 'px'; });
-    if (slide.scrollHeight <= limit || h <= 120) { break; }
-    h = Math.floor(h * 0.85);
+}).then(() => mnistFit(Reveal.getCurrentSlide()));
+// Fill the slide (a projector at 1280x800 or 1024x768): tables take the largest font that fits the slide's
+// width and height (no smaller than 14px), figures the largest size that fits beside the slide's other content.
+function mnistFit(slide) {
+  if (!slide) { return; }
+  const limit = Reveal.getConfig().height - 16;
+  const fits = () => slide.scrollHeight <= limit &&
+    tables.every((t) => t.getBoundingClientRect().width <= slide.getBoundingClientRect().width + 1);
+  const tables = Array.from(slide.querySelectorAll('.jp-RenderedHTMLCommon table'));
+  const imgs = Array.from(slide.querySelectorAll('.jp-RenderedImage img'));
+  imgs.forEach((i) => { i.style.height = '120px'; });  // tables first, with figures at their smallest
+  if (tables.length) {
+    let done = false;
+    for (const wrap of ['nowrap', 'normal']) {
+      tables.forEach((t) => { t.style.whiteSpace = wrap; });
+      for (let px = 26; px >= 14 && !done; px--) {
+        tables.forEach((t) => { t.style.fontSize = px + 'px'; });
+        done = fits();
+      }
+      if (done) { break; }
+    }
+  }
+  if (imgs.length) {
+    const width = slide.getBoundingClientRect().width / (Reveal.getScale() || 1);
+    let h = limit;
+    for (let k = 0; k < 40; k++) {
+      imgs.forEach((i) => {
+        const aspect = i.naturalWidth ? i.naturalHeight / i.naturalWidth : 0.75;
+        i.style.height = Math.floor(Math.min(h, width * aspect)) + 'px';
+      });
+      if (fits() || h <= 120) { break; }
+      h = Math.floor(h * 0.95);
+    }
   }
   Reveal.layout();
 }
-Reveal.on('slidechanged', (e) => mnistFitFigures(e.currentSlide));
+Reveal.on('slidechanged', (e) => mnistFit(e.currentSlide));
+Reveal.on('resize', () => mnistFit(Reveal.getCurrentSlide()));
 </script>
 </body>
 {%- endblock body_footer -%}
@@ -299,15 +322,20 @@ Reveal.on('slidechanged', (e) => mnistFitFigures(e.currentSlide));
 """
 
 _SLIDES_CSS = """
-:root { --jp-ui-font-size1: 20px; --jp-content-font-size1: 20px; --jp-code-font-size: 18px; }
+:root { --jp-ui-font-size1: 22px; --jp-content-font-size1: 22px; --jp-code-font-size: 18px; }
 html, body { height: 100%; margin: 0; }
 .reveal { font-size: 30px; }
-.reveal .slides section img { max-height: 540px; max-width: 100%; width: auto; height: auto; margin: 0.2em auto;
-  display: block; object-fit: contain; }
+.reveal .slides section img { max-width: 100%; width: auto; height: auto; margin: 0.2em auto; display: block;
+  object-fit: contain; }
+.reveal .jp-RenderedImage, .reveal .jp-OutputArea-output { width: 100%; max-width: 100%; }
 .reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
-.reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.4em; } .reveal h3 { font-size: 1.1em; }
-.reveal table { font-size: 0.55em; margin: 0.3em auto; }
-.reveal .jp-RenderedHTMLCommon :is(table, td, th) { font-size: 15px; }  /* JupyterLab sets 12px: too small projected */
+.reveal :is(h1, .jp-RenderedHTMLCommon h1) { font-size: 56px; }
+.reveal :is(h2, .jp-RenderedHTMLCommon h2) { font-size: 40px; margin-bottom: 0.4em; }
+.reveal :is(h3, .jp-RenderedHTMLCommon h3) { font-size: 32px; }
+.reveal table { font-size: 20px; margin: 0.3em auto; }
+/* JupyterLab sets 12px on every cell: too small projected; the deck's script sizes each table to its slide. */
+.reveal .jp-RenderedHTMLCommon :is(td, th, caption) { font-size: inherit; }
+.reveal .jp-RenderedHTMLCommon th { white-space: normal; }
 .reveal .jp-OutputArea-output pre { font-size: 0.6em; max-height: 520px; overflow: auto; white-space: pre-wrap; }
 .reveal .jp-Notebook-cell { padding: 0; }
 .reveal .mnist-title-slide, .reveal .mnist-title-slide h1, .reveal .mnist-title-slide p { text-align: center; }
