@@ -25,6 +25,7 @@ from mnistlib.data import SOURCES, DataError, load_mnist
 from mnistlib.experiments import RunSpec, default_results_dir, run
 from mnistlib.io import describe_os_error
 from mnistlib.models import MODEL_NAMES, build_model
+from mnistlib.study import SEEDS
 from mnistlib.training import TrainingDiverged, TrainSettings
 
 DEFAULTS = {f.name: f.default for f in fields(TrainSettings)}  # the one source of the training defaults
@@ -122,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = commands.add_parser("study", help="run (or resume) the regularization study: every arm, every seed",
                             formatter_class=formatter)
     s.add_argument("--epochs", type=_number(int, 1), default=None, help="epochs per run (default: the study's 15)")
-    s.add_argument("--seeds", type=_number(int, 1), default=5, help="seeds per arm (0..N-1)")
-    s.add_argument("--jobs", type=_jobs, default=1, metavar="N|auto",
+    s.add_argument("--seeds", type=_number(int, 1), default=len(SEEDS), help="seeds per arm (0..N-1)")
+    s.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
                    help="runs trained at once, each in its own process (auto: one per core, one on a GPU)")
     s.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     s.add_argument("--source", default="auto", choices=SOURCES, help="where the images come from")
@@ -190,14 +191,16 @@ def study_command(args: argparse.Namespace) -> int:
     data = load_mnist(source=args.source, verbose=False)  # read and verified once, before any job starts
     print(data.describe())
 
-    from mnistlib.stats import format_mean_std, format_p
+    from mnistlib.stats import format_mean_std
     from mnistlib.study import FULL_EPOCHS, Study
+    from mnistlib.tables import p_cell, verdict_text
 
     study = Study(data, results_dir=results_dir, seeds=tuple(range(args.seeds)),
                   study_epochs=args.epochs or FULL_EPOCHS, retrain=args.retrain, device=args.device, jobs=args.jobs)
-    for row in study.arm_rows:
-        p = "" if row["arm"] == "baseline" else f"  {format_p(row['p_value'])}"
-        print(f"{row['label']:<44} {format_mean_std(row['values'])}  {row['verdict']}{p}")
+    for row in study.arm_rows:  # the verdict and p are Holm-adjusted over the arms, as in the report
+        p = "" if row["arm"] == "baseline" else f"  (Holm-adjusted p {p_cell(row['p_adjusted'])})"
+        verdict = "baseline" if row["arm"] == "baseline" else verdict_text(row)
+        print(f"{row['label']:<44} {format_mean_std(row['values'])}  {verdict}{p}")
     mlp = study.specs("arms")[-1]
     print(f"{'CustomMLP (' + mlp.describe() + ')':<44} {format_mean_std(study.accuracies(mlp.name))}")
     return 0

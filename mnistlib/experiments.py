@@ -132,7 +132,10 @@ def run(
     path = Path(out) if out else results_dir / f"{identifier}.json"
     weights = weights_path(identifier, results_dir)
     if path.exists() and not retrain and (not keep_weights or weights.exists()):
-        return read_json(path)
+        stored = read_json(path)
+        if stored.get("parameters") == _parameters(spec):
+            return stored
+        # The architecture behind the spec's model name changed since the run was stored: train it again.
     checkpoint = results_dir / "checkpoints" / f"{identifier}.pt"
     if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
@@ -176,6 +179,10 @@ def run(
     write_json(path, result)
     checkpoint.unlink(missing_ok=True)
     return result
+
+
+def _parameters(spec: RunSpec) -> int:
+    return count_parameters(build_model(spec.model, batch_norm=spec.batch_norm, dropout=spec.dropout))
 
 
 def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: int | None = None) -> tuple[int, int]:
@@ -232,8 +239,10 @@ def sweep(
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
 
     def is_stored(task: tuple[RunSpec, int]) -> bool:
-        return (stored_path[task].exists() and not retrain
-                and (not keep_weights or weights_path(stored_path[task].stem, results_dir).exists()))
+        path = stored_path[task]
+        return (path.exists() and not retrain
+                and (not keep_weights or weights_path(path.stem, results_dir).exists())
+                and read_json(path).get("parameters") == _parameters(task[0]))
 
     todo = [task for task in tasks if not is_stored(task)]
     n_jobs, threads = plan_jobs(jobs, len(todo), device)

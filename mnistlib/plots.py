@@ -13,7 +13,14 @@ from matplotlib.ticker import MaxNLocator
 
 from mnistlib.io import atomic_path
 
-PALETTE = {"lenet5": "#1f77b4", "mlp": "#d62728", "baseline": "#1f77b4", "best": "#2ca02c"}
+MODEL_COLORS = {"LeNet-5": "#1f77b4", "CustomMLP": "#d62728"}
+
+
+def model_color(label: str) -> str:
+    """LeNet-5 blue and CustomMLP red in every figure (a label starting with the model's name counts)."""
+    return next((color for model, color in MODEL_COLORS.items() if label.startswith(model)), "#2ca02c")
+
+
 METRICS = [
     ("train_loss", "Training loss", "loss"),
     ("train_acc", "Training accuracy", "accuracy (%)"),
@@ -93,7 +100,7 @@ def four_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: s
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
     for ax, (key, label, unit) in zip(axes.ravel(), METRICS, strict=True):
         for model, runs in histories.items():
-            _band(ax, runs, key, model, PALETTE.get(model.split()[0].lower(), None) or f"C{len(ax.lines)}")
+            _band(ax, runs, key, model, model_color(model))
         ax.set_title(label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(unit)
@@ -104,29 +111,33 @@ def four_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: s
     return save(fig, figures_dir, name)
 
 
+VERDICT_COLORS = {"helps": "#2ca02c", "hurts": "#d62728", "no effect detected": "#7f7f7f", "baseline": "#1f77b4"}
+
+
 def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: str | Path | None = None,
                        name: str = "04_accuracy_ci") -> plt.Figure:
-    """Mean test accuracy per arm with its 95% confidence interval and every seed as a dot."""
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(rows) + 1.2))
-    colors = {"helps": "#2ca02c", "hurts": "#d62728", "no significant difference": "#7f7f7f", "baseline": "#1f77b4"}
+    """Mean test accuracy per arm with its 95% CI and every seed as a dot; colour and label are the
+    Holm-adjusted verdict of `stats.compare_arms` (nothing here decides a verdict)."""
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.4))
     for i, row in enumerate(rows):
-        color = colors.get(row["verdict"], "#7f7f7f")
+        color = VERDICT_COLORS[row["verdict"]]
         ax.errorbar(row["mean"] * 100, i, xerr=[[100 * (row["mean"] - row["ci_low"])],
                                                 [100 * (row["ci_high"] - row["mean"])]],
-                    fmt="o", color=color, capsize=4)
-        ax.scatter(np.array(row.get("values", [])) * 100, [i] * len(row.get("values", [])),
-                   color=color, alpha=0.35, s=12)
-    ax.axvline(rows[0]["mean"] * 100, color="#1f77b4", linestyle="--", linewidth=1, label="baseline mean")
-    # Zoom on the seeds: with few seeds an interval can reach past 100%, which says only "too few seeds".
-    seen = [100 * v for row in rows for v in row.get("values", [row["mean"]])]
-    pad = max(0.05, 0.4 * (max(seen) - min(seen)))
+                    fmt="o", color=color, capsize=4, markersize=7)
+        ax.scatter(np.array(row["values"]) * 100, [i] * len(row["values"]), color=color, alpha=0.35, s=14)
+    ax.axvline(rows[0]["mean"] * 100, color=VERDICT_COLORS["baseline"], linestyle="--", linewidth=1)
+    seen = [100 * v for row in rows for v in row["values"]]
+    pad = max(0.05, 0.15 * (max(seen) - min(seen)))
     ax.set_xlim(min(seen) - pad, min(100.0, max(seen) + pad))
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{row['label']} ({row['verdict']})" for row in rows])
+    ax.set_yticklabels([row["label"] if row["verdict"] == "baseline" else f"{row['label']}: {row['verdict']}"
+                        for row in rows])
+    for tick, row in zip(ax.get_yticklabels(), rows, strict=True):
+        tick.set_color(VERDICT_COLORS[row["verdict"]])
     ax.invert_yaxis()
-    ax.set_xlabel("final-epoch test accuracy (%), mean with 95% CI; dots are seeds")
+    ax.set_xlabel("final-epoch test accuracy (%): mean with 95% CI, dots = seeds, dashed line = baseline mean")
+    ax.set_title("Verdicts from Welch/paired tests against the baseline, Holm-adjusted over the arms", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return save(fig, figures_dir, name)
 
@@ -201,5 +212,96 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Pat
             ax.plot([-0.012, 0.012], [y - 0.012, y + 0.012], **mark)
     ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(accuracies), frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, figures_dir, name)
+
+
+def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: str | Path | None = None,
+               name: str = "06_shift_rotation") -> plt.Figure:
+    """Accuracy on shifted (mean of four directions) and rotated test digits: mean over seeds, band = range."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+    for key, label in labels.items():
+        for ax, axis, xs in ((axes[0], "shift", curves["shifts"]), (axes[1], "angle", curves["angles"])):
+            values = 100 * curves[key][axis]
+            color = model_color(label)
+            ax.plot(xs, values.mean(0), marker="o", markersize=4, color=color,
+                    label=f"{label} ({values.shape[0]} seeds)")
+            ax.fill_between(xs, values.min(0), values.max(0), color=color, alpha=0.2)
+    axes[0].set_xlabel("shift (pixels; mean of left, right, up, down)")
+    axes[1].set_xlabel("rotation (degrees)")
+    for ax in axes:
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9, loc="lower center")
+    fig.suptitle("The same test digits, moved and turned (template runs; band = range over seeds)")
+    fig.tight_layout()
+    return save(fig, figures_dir, name)
+
+
+def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: str | Path | None = None,
+              name: str = "06_permuted") -> plt.Figure:
+    """Each configuration's seeds as dots with the mean as a bar, on a shared accuracy axis."""
+    fig, ax = plt.subplots(figsize=(9, 0.7 * len(groups) + 1.3))
+    for i, (label, values) in enumerate(groups.items()):
+        values = 100 * np.asarray(values)
+        color = model_color(label)
+        ax.scatter(values, [i] * len(values), color=color, alpha=0.5, s=22)
+        ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color=color, linewidth=3)
+        ax.annotate(f"{values.mean():.2f}%", (values.mean(), i + 0.32), ha="center", va="top", fontsize=9)
+    ax.set_yticks(range(len(groups)))
+    ax.set_yticklabels(list(groups))
+    ax.invert_yaxis()
+    ax.set_xlabel("final test accuracy (%): dots = seeds, bar = mean")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, figures_dir, name)
+
+
+def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, figures_dir: str | Path | None = None,
+                    name: str = "06_learned_weights", mlp_units: int = 12) -> plt.Figure:
+    """LeNet-5's six 5x5 C1 filters beside the first `mlp_units` of CustomMLP's first-layer units as 28x28 images.
+
+    Each image is scaled symmetrically around zero (red positive, blue negative), so zero is always white.
+    """
+    fig = plt.figure(figsize=(12, 3.6))
+    grid = fig.add_gridspec(2, 3 + 1 + mlp_units // 2, wspace=0.15, hspace=0.25)
+    for i in range(6):
+        ax = fig.add_subplot(grid[i // 3, i % 3])
+        _signed_image(ax, c1_filters[i, 0])
+        ax.set_title(f"C1 filter {i}", fontsize=8)
+    for j in range(mlp_units):
+        ax = fig.add_subplot(grid[j // (mlp_units // 2), 4 + j % (mlp_units // 2)])
+        _signed_image(ax, mlp_first_layer[j].reshape(28, 28))
+        ax.set_title(f"unit {j}", fontsize=8)
+    fig.text(0.2, 0.98, "LeNet-5: C1's 5x5 filters (shared over the image)", ha="center", va="top")
+    fig.text(0.68, 0.98, "CustomMLP: first-layer weights of single units (one weight per pixel)", ha="center",
+             va="top")
+    return save(fig, figures_dir, name)
+
+
+def _signed_image(ax: plt.Axes, weights: torch.Tensor) -> None:
+    values = weights.detach().cpu().numpy()
+    bound = float(np.abs(values).max()) or 1.0
+    ax.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound)
+    ax.axis("off")
+
+
+def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures_dir: str | Path | None = None,
+                 name: str = "06_feature_maps", c3_shown: int = 8) -> plt.Figure:
+    """For each digit: the input, its six C1 maps and the first `c3_shown` C3 maps (brighter = stronger)."""
+    n = len(images_u8)
+    columns = 1 + 6 + c3_shown
+    fig, axes = plt.subplots(n, columns, figsize=(columns * 0.85, n * 0.95 + 0.5))
+    axes = np.atleast_2d(axes)
+    for row in range(n):
+        panels = [images_u8[row].float()] + list(maps["c1"][row]) + list(maps["c3"][row][:c3_shown])
+        for col, (ax, panel) in enumerate(zip(axes[row], panels, strict=True)):
+            ax.imshow(panel.cpu().numpy(), cmap="gray_r" if col == 0 else "magma")
+            ax.axis("off")
+            if row == 0:
+                ax.set_title("input" if col == 0 else (f"C1 {col - 1}" if col <= 6 else f"C3 {col - 7}"), fontsize=8)
+    fig.suptitle("What LeNet-5 computes: C1 maps (28x28, one per filter) and C3 maps (10x10) for test digits")
     fig.tight_layout()
     return save(fig, figures_dir, name)

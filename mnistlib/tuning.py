@@ -35,8 +35,8 @@ TUNING_DIR = paths.RESULTS_DIR / "tuning"
 MLP_SHAPES: tuple[tuple[int, ...], ...] = (
     (68, 64, 52), (75, 33), (74, 42), (76, 24), (72, 64), (70, 64, 32), (70, 80), (78,), (77,),
 )
-LENET_LRS = (0.02, 0.05, 0.1, 0.2)  # ties go to the smaller rate
-MLP_LRS = (0.01, 0.02, 0.05, 0.1)  # ties go to the smaller rate, then fewer epochs, then no augmentation
+LENET_LRS = (0.05, 0.1, 0.2)  # ties go to the smaller rate
+MLP_LRS = (0.01, 0.02, 0.05)  # ties go to the smaller rate, then fewer epochs, then no augmentation
 
 
 def mlp_name(hidden: Sequence[int]) -> str:

@@ -15,7 +15,7 @@ import mnistlib.cli as cli
 from mnistlib import experiments, paths, study, training
 from mnistlib.cli import build_parser, main
 from mnistlib.data import MnistArrays
-from mnistlib.models import MODEL_NAMES
+from mnistlib.models import MODEL_NAMES, CustomMLP, count_parameters
 from mnistlib.training import TrainSettings
 
 
@@ -57,7 +57,7 @@ def test_cli_train_prints_epochs_and_writes_json(small_data, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "epoch   1/2" in printed and "epoch   2/2" in printed and "SAMPLE" in printed
     result = json.loads(out.read_text())
-    assert len(result["history"]) == 2 and result["parameters"] == 61670
+    assert len(result["history"]) == 2 and result["parameters"] == count_parameters(CustomMLP())
 
 
 def test_cli_rejects_regularizers_on_the_mlp(no_data, capsys):

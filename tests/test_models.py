@@ -23,7 +23,7 @@ def test_lenet5_parameters_layer_by_layer():
 
 def test_custom_mlp_is_within_one_percent_of_lenet5_and_only_linear():
     mlp = CustomMLP()
-    assert count_parameters(mlp) == 785 * 74 + 75 * 42 + 43 * 10 == 61670
+    assert count_parameters(mlp) == 785 * 78 + 79 * 10 == 62020
     assert abs(count_parameters(mlp) - 61706) / 61706 < 0.01
     kinds = {type(m) for m in mlp.modules()} - {CustomMLP, nn.Sequential}
     assert kinds <= {nn.Linear, nn.ReLU, nn.Flatten}
@@ -76,7 +76,8 @@ def test_multiply_accumulates():
     # conv: output elements x inputs per output; linear: in x out
     lenet = 6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 120 * 400 + 120 * 84 + 84 * 10
     assert multiply_accumulates(LeNet5()) == lenet
-    assert multiply_accumulates(CustomMLP()) == 784 * 74 + 74 * 42 + 42 * 10
+    assert multiply_accumulates(CustomMLP()) == 784 * 78 + 78 * 10
+    assert multiply_accumulates(CustomMLP((74, 42))) == 784 * 74 + 74 * 42 + 42 * 10
 
 
 def test_build_model_rejects_bad_names_and_mlp_regularizers():
@@ -91,3 +92,27 @@ def test_torchsummary_table_has_the_total():
     text = summary_text(LeNet5())
     assert "Total params: 61,706" in text
     assert "Conv2d-1" in text and "Linear-11" in text
+
+
+def test_lenet5_1998_counts_the_paper_c3_from_its_module():
+    from mnistlib.models import C3_TABLE_1998, LeNet5Original
+
+    assert sum(len(inputs) for inputs in C3_TABLE_1998) == 60 and len(C3_TABLE_1998) == 16
+    assert all(len(set(inputs)) == len(inputs) and set(inputs) <= set(range(6)) for inputs in C3_TABLE_1998)
+    model = LeNet5Original()
+    c3 = next(row for row in parameter_table(model) if row.name == "c3")
+    assert c3.count == 60 * 25 + 16 == 1516 and c3.formula == "60 connections x (5x5) + 16"
+    assert count_parameters(model) == count_parameters(LeNet5()) - 2416 + 1516 == 60806
+    # The 36 missing pairs really are absent: their kernels stay zero, however the weights change.
+    full = model.c3.full_weight().detach()
+    connected = torch.zeros(16, 6, dtype=torch.bool)
+    for out, inputs in enumerate(C3_TABLE_1998):
+        connected[out, list(inputs)] = True
+    assert (full[~connected] == 0).all() and (full[connected].abs().sum((-1, -2)) > 0).all()
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_mlp_names_build_the_named_shapes():
+    assert count_parameters(build_model("mlp-68-64-52")) == count_parameters(LeNet5())
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("mlp-0-3")

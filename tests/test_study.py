@@ -1,14 +1,20 @@
-"""The study's arms, the choices made on validation, and the target check."""
+"""The study's arms, the choices made on validation, and how `Study` turns runs into verdicts and targets."""
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mnistlib import study
+from mnistlib import study, tuning
+from mnistlib.data import MnistArrays
+from mnistlib.experiments import run_id
+from mnistlib.io import write_json
+from mnistlib.models import CustomMLP, build_model, count_parameters
+from mnistlib.stats import verdict
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,43 +33,101 @@ def test_arms_differ_from_the_protocol_only_where_named():
     assert (tuned.batch_norm, tuned.dropout) == (combined.batch_norm, combined.dropout)
 
 
-def test_tuned_choices_are_the_validation_winners_in_the_committed_record():
-    record = json.loads((REPO / study.TUNING_RECORD).read_text())
-    assert all("test_acc" not in json.dumps(entry) for entry in record.values()), "test accuracy leaked into tuning"
+def test_every_choice_is_the_validation_winner_in_the_committed_records():
+    shape = tuning.load_decision("mlp_shape", REPO / "results" / "tuning")
+    winner = next(c for c in shape["candidates"] if c["name"] == shape["winner"])
+    assert build_model(shape["winner"]).state_dict().keys() == CustomMLP().state_dict().keys()
+    assert count_parameters(CustomMLP()) == winner["parameters"]
+    assert f"{100 * winner['mean_val_acc']:.2f}%" in CustomMLP.__doc__  # the docstring quotes validation numbers
 
-    def winner(family: str) -> dict:
-        entries = [e for e in record.values() if e["family"] == family]
-        return max(entries, key=lambda e: e["final_val_acc"])  # ties: the first tried
+    lenet = tuning.load_decision("lenet_lr", REPO / "results" / "tuning")
+    chosen = next(c for c in lenet["candidates"] if c["name"] == lenet["winner"])
+    assert chosen["spec"]["settings"]["lr"] == study.TUNED_LENET_LR and not lenet["winner_at_edge"]
 
-    lenet = winner("lenet5")["spec"]["settings"]
-    assert lenet["lr"] == study.TUNED_LENET_LR
-    mlp = winner("mlp")["spec"]["settings"]
+    recipe = tuning.load_decision("mlp_recipe", REPO / "results" / "tuning")
+    settings = next(c for c in recipe["candidates"] if c["name"] == recipe["winner"])["spec"]["settings"]
     spec = study.tuned_mlp_spec()
-    assert (mlp["lr"], mlp["augment"], mlp["epochs"]) == (spec.settings.lr, spec.settings.augment, spec.settings.epochs)
-    assert spec.model == "mlp" and spec.settings.val_size == study.VAL_SIZE
+    assert (settings["lr"], settings["augment"], settings["epochs"]) == (
+        spec.settings.lr, spec.settings.augment, spec.settings.epochs)
+    for record in (shape, lenet, recipe):
+        assert len(record["seeds"]) >= 3 and record["val_size"] == study.VAL_SIZE
+        assert "test" not in str([c["spec"] for c in record["candidates"]]).replace("test_every_epoch", "")
+        means = {c["name"]: c["mean_val_acc"] for c in record["candidates"]}
+        assert record["winner"] == tuning.winner({k: {"mean": v} for k, v in means.items()})
 
 
-def test_tuned_mlp_for_a_small_set_holds_out_a_tenth():
-    spec = study.tuned_mlp_for(4000, epochs=2)
-    assert spec.settings.val_size == 400 and spec.settings.epochs == study.TUNED_MLP_EPOCH_FACTOR * 2
+def test_tuning_winner_breaks_exact_ties_by_grid_order():
+    assert tuning.winner({"a": {"mean": 0.98}, "b": {"mean": 0.99}, "c": {"mean": 0.99}}) == "b"
 
 
-def _row(arm, mean, n=5, p=float("nan"), difference=0.0):
-    return {"arm": arm, "label": arm, "mean": mean, "n": n, "p_value": p, "difference": difference}
+def test_a_winner_on_the_grid_edge_extends_the_grid():
+    base = next(arm for arm in study.regularization_arms() if arm.name == "all_combined")
+    grid = tuning.lenet_lr_candidates(base, (0.05, 0.1, 0.2))
+    assert tuning._past_the_edge(grid, grid[-1].name, ["lr"]).settings.lr == 0.4
+    assert tuning._past_the_edge(grid, grid[0].name, ["lr"]).settings.lr == 0.025
+    assert tuning._past_the_edge(grid, grid[1].name, ["lr"]) is None
 
 
-def test_target_table_says_met_and_not_met_from_the_numbers():
-    rows = [_row("baseline", 0.9915), _row("a", 0.9951, p=0.004, difference=0.0036),
-            _row("b", 0.9960, p=0.02, difference=0.0045)]
-    met = {t["target"]: t["met"] for t in study.target_table(rows, [0.981, 0.979, 0.982])}
-    assert list(met.values()) == [True, True, False, True]  # best arm is "b": 99.60% but p = 0.02
-    assert "99.60%" in study.target_table(rows, [0.98])[1]["measured"]
-    low = study.target_table([_row("baseline", 0.989), _row("a", 0.992, p=0.001, difference=0.003)], [0.97])
-    assert [t["met"] for t in low] == [False, False, True, False]
+# --------------------------------------------------------------------------------- Study on planted runs
+
+N_TEST = 300
 
 
-def test_target_table_with_a_worse_arm_is_not_significantly_better():
-    rows = [_row("baseline", 0.992), _row("a", 0.990, p=0.001, difference=-0.002)]
-    assert study.target_table(rows, [0.98])[2]["met"] is False
-    with pytest.raises(IndexError):
-        study.target_table([], [0.98])
+def _tiny_data(rng: np.random.Generator) -> MnistArrays:
+    import torch
+
+    labels = torch.from_numpy(rng.integers(0, 10, N_TEST))
+    images = torch.zeros((N_TEST, 28, 28), dtype=torch.uint8)
+    return MnistArrays(images[:200], labels[:200], images, labels, "sample", "")
+
+
+def _plant(results: Path, data: MnistArrays, spec, seed: int, test_acc: float, val_acc: float, rng) -> None:
+    truth = data.test_labels.numpy()
+    wrong = rng.random(N_TEST) > test_acc
+    predicted = np.where(wrong, (truth + 1) % 10, truth)
+    identifier = run_id(spec, seed, data)
+    write_json(results / f"{identifier}.json", {
+        "id": identifier, "name": spec.name, "seed": seed, "spec": spec.to_dict(),
+        "parameters": count_parameters(build_model(spec.model, spec.batch_norm, spec.dropout)),
+        "final_test_acc": float((predicted == truth).mean()), "final_val_acc": val_acc,
+        "history": [{"epoch": 1, "train_acc": 0.99, "test_acc": 0.9}],
+        "test_predictions": "".join(map(str, predicted)),
+    })
+
+
+@pytest.fixture()
+def planted(tmp_path: Path) -> study.Study:
+    """Arms with known accuracies: "augmentation" is best on test, "dropout" best on validation."""
+    rng = np.random.default_rng(0)
+    data = _tiny_data(rng)
+    s = study.Study(data, tmp_path, seeds=(0, 1, 2, 3), comparison_epochs=1, study_epochs=1, log=None)
+    test_acc = {"augmentation": 0.99, "dropout": 0.96}
+    val_acc = {"dropout": 0.99}
+    for spec in s.specs("arms"):
+        for seed in s.seeds:
+            _plant(tmp_path, data, spec, seed, test_acc.get(spec.name, 0.95), val_acc.get(spec.name, 0.95), rng)
+    return s
+
+
+def test_best_arm_is_picked_on_validation_not_test(planted: study.Study):
+    by_test = max(planted.arm_rows[1:], key=lambda row: row["mean"])
+    assert by_test["arm"] == "augmentation"
+    assert planted.best_arm["arm"] == "dropout"  # the rule reads validation only
+
+
+def test_every_arm_verdict_is_the_adjusted_one(planted: study.Study):
+    rows = planted.arm_rows
+    assert rows[0]["arm"] == "baseline" and {row["arm"] for row in rows} == {
+        spec.name for spec in planted.specs("arms") if spec.model == "lenet5"}
+    for row in rows[1:]:
+        assert row["verdict"] == verdict(row["p_adjusted"], row["difference"])
+        assert row["p_adjusted"] >= row["p_value"] and not math.isnan(row["mde"])
+        assert row["boot_verdict"] == verdict(row["boot_p_adjusted"], row["difference"])
+
+
+def test_targets_use_the_adjusted_p_of_the_arm_picked_on_validation(planted: study.Study):
+    targets = planted.targets()
+    best = planted.best_arm
+    assert best["label"] in targets[1]["measured"]
+    assert targets[2]["measured"].startswith(f"adjusted p = {best['p_adjusted']:.2g}")
+    assert targets[2]["met"] is False  # dropout is worse on test: never "better than the baseline"

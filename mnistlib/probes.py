@@ -1,0 +1,103 @@
+"""Probes of trained models (notebook 6): accuracy on shifted and rotated test digits, and what C1/C3 compute.
+
+Everything here reads stored weights (`experiments.load_weights`); nothing retrains. The accuracy curves are
+cached beside the runs (results/why_cnn/robustness.json, keyed by run id and the probe's definition), so the
+report re-renders in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.functional import rotate
+
+from mnistlib.data import MEAN, STD, MnistArrays
+from mnistlib.experiments import default_results_dir, load_weights
+from mnistlib.io import read_json, write_json
+
+SHIFTS = tuple(range(0, 7))  # pixels, each of the four directions
+ANGLES = tuple(range(-30, 31, 5))  # degrees, counter-clockwise positive
+DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+PROBE_VERSION = {"shifts": SHIFTS, "angles": ANGLES, "directions": DIRECTIONS, "interpolation": "bilinear"}
+
+
+def shift(images_u8: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """Digits moved dx pixels right and dy down; what leaves the frame is lost, what enters is background."""
+    out = torch.zeros_like(images_u8)
+    h, w = images_u8.shape[-2:]
+    src_y, dst_y = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    src_x, dst_x = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[..., dst_y, dst_x] = images_u8[..., src_y, src_x]
+    return out
+
+
+def turn(images_u8: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Digits rotated about the image centre (bilinear, background fill)."""
+    if degrees == 0:
+        return images_u8
+    return rotate(images_u8.unsqueeze(1), float(degrees), InterpolationMode.BILINEAR, fill=0).squeeze(1)
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch: int = 2000) -> float:
+    """Top-1 accuracy of `model` on uint8 digits, normalised as in training."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(labels), batch):
+        x = (images_u8[start:start + batch].unsqueeze(1).float() / 255 - MEAN) / STD
+        correct += int((model(x).argmax(1) == labels[start:start + batch]).sum())
+    return correct / len(labels)
+
+
+def probe_run(model: nn.Module, data: MnistArrays) -> dict[str, list[float]]:
+    """One model's accuracy per shift (mean of the four directions) and per rotation angle."""
+    images, labels = data.test_images, data.test_labels
+    by_shift = [accuracy(model, images, labels) if k == 0 else
+                float(np.mean([accuracy(model, shift(images, k * dx, k * dy), labels) for dx, dy in DIRECTIONS]))
+                for k in SHIFTS]
+    by_angle = [accuracy(model, turn(images, angle), labels) for angle in ANGLES]
+    return {"shift": by_shift, "angle": by_angle}
+
+
+def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
+               results_dir: str | Path | None = None) -> dict[str, Any]:
+    """Per model name, a seeds x points array of accuracies under each shift and each rotation.
+
+    Probes every run's stored weights once; the numbers are cached in <results>/why_cnn/robustness.json.
+    """
+    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    cache_path = results_dir / "why_cnn" / "robustness.json"
+    key = hashlib.sha256(json.dumps(PROBE_VERSION, sort_keys=True).encode()).hexdigest()[:10]
+    cache = read_json(cache_path) if cache_path.exists() else {}
+    if cache.get("probe") != key:
+        cache = {"probe": key, "definition": PROBE_VERSION, "runs": {}}
+    changed = False
+    for model_runs in runs.values():
+        for run in model_runs:
+            if run["id"] not in cache["runs"]:
+                cache["runs"][run["id"]] = probe_run(load_weights(run, results_dir), data)
+                changed = True
+    if changed:
+        write_json(cache_path, cache)
+    curves: dict[str, Any] = {"shifts": list(SHIFTS), "angles": list(ANGLES)}
+    for name, model_runs in runs.items():
+        curves[name] = {axis: np.array([cache["runs"][r["id"]][axis] for r in model_runs])
+                        for axis in ("shift", "angle")}
+    return curves
+
+
+@torch.inference_mode()
+def feature_maps(model: nn.Module, images_u8: torch.Tensor) -> dict[str, torch.Tensor]:
+    """LeNet-5's C1 and C3 activations (after ReLU) for a few digits: {"c1": [N,6,28,28], "c3": [N,16,10,10]}."""
+    model.eval()
+    x = (images_u8.unsqueeze(1).float() / 255 - MEAN) / STD
+    c1 = model.relu(model.c1(x))
+    c3 = model.relu(model.c3(model.s2(c1)))
+    return {"c1": c1, "c3": c3}
