@@ -378,11 +378,16 @@ def bootstrap_difference(
     rng = np.random.default_rng(seed)
     n_images = a.shape[1]
     diffs = np.empty(n_boot)
-    for i in range(n_boot):
-        weights = np.bincount(rng.integers(0, n_images, n_images), minlength=n_images).astype(np.float64)
-        seeds_a = rng.integers(0, a.shape[0], a.shape[0])
-        seeds_b = seeds_a if paired_seeds and a.shape[0] == b.shape[0] else rng.integers(0, b.shape[0], b.shape[0])
-        diffs[i] = (a[seeds_a].mean(0) @ weights - b[seeds_b].mean(0) @ weights) / n_images
+    for start in range(0, n_boot, 250):  # 250 replicates at a time: one matrix product per arm
+        count = min(250, n_boot - start)
+        weights = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
+                            for _ in range(count)]).astype(np.float64).T / n_images  # images x replicates
+        per_seed_a, per_seed_b = a @ weights, b @ weights  # seeds x replicates: accuracy on each resampled test set
+        seeds_a = rng.integers(0, a.shape[0], (count, a.shape[0]))
+        same = paired_seeds and a.shape[0] == b.shape[0]
+        seeds_b = seeds_a if same else rng.integers(0, b.shape[0], (count, b.shape[0]))
+        columns = np.arange(count)[:, None]
+        diffs[start:start + count] = (per_seed_a[seeds_a, columns].mean(1) - per_seed_b[seeds_b, columns].mean(1))
     observed = float(a.mean() - b.mean())
     tail = (1 - confidence) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
