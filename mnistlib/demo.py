@@ -104,6 +104,8 @@ def _as_model(model: ModelOrRun, results_dir: str | Path | None) -> tuple[nn.Mod
     if isinstance(model, dict):
         accuracy = model.get("final_test_acc")
         note = f"{accuracy:.2%} on the test set" if accuracy is not None else ""
+        if note and not model.get("data", {}).get("full", True):
+            note += " (5,000-digit sample only)"
         if model["spec"]["model"].startswith("mlp"):
             return _mlp_from_weights(model, results_dir), note
         return load_weights(model, results_dir), note
