@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mnistlib.data import MnistArrays
-from mnistlib.experiments import RunSpec, sweep
+from mnistlib.experiments import RunSpec, default_results_dir, run_id, sweep
 from mnistlib.stats import choose_test, compare_arms, holm_adjust, verdict
 from mnistlib.training import TrainSettings
 
@@ -132,6 +132,7 @@ class Study:
     device: str | None = None
     jobs: int | str = 1
     log: Any = print
+    train_missing: bool = True  # False: a run that is not stored is an error (tests, README regeneration)
     _cache: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     # -- the experiments ---------------------------------------------------------------------------------
@@ -161,6 +162,13 @@ class Study:
         return self._cache[group]
 
     def _sweep(self, specs: list[RunSpec], seeds: tuple[int, ...], keep_weights: bool = False) -> list[dict]:
+        if not self.train_missing:
+            folder = Path(self.results_dir) if self.results_dir else default_results_dir()
+            missing = [f"{spec.name} seed {seed}" for spec in specs for seed in seeds
+                       if not (folder / f"{run_id(spec, seed, self.data)}.json").exists()]
+            if missing:
+                raise FileNotFoundError(f"{folder}: {len(missing)} runs not stored ({', '.join(missing[:5])}, ...); "
+                                        "run `make report` to train them")
         return sweep(specs, seeds, self.data, self.results_dir, retrain=self.retrain, device=self.device,
                      jobs=self.jobs, keep_weights=keep_weights, log=self.log)
 
