@@ -53,14 +53,16 @@ quick-report: setup
 # One reveal.js deck from the cells marked as slides (cell metadata), reveal.js inlined: opens offline.
 slides: setup node_modules/reveal.js/package.json
 	$(BIN)/python -m mnistlib.publish slides --out reports/slides.html \
-	  --subtitle "LeNet-5 vs a custom MLP, and regularization that measurably helps"
+	  --subtitle "LeNet-5 vs a custom MLP at one parameter budget; regularization measured over seeds"
 
 # reports/report.pdf from the same notebooks, printed by the system Chromium (A4, code folded, no cell split).
 pdf: setup browser
 	$(BIN)/python -m mnistlib.publish pdf --out reports/report.pdf
 
+# One epoch through four input pipelines, then a sweep: 1 process x all threads vs 1 process per core.
 bench: setup
 	$(BIN)/python benchmarks/bench_epoch.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -44,6 +44,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from mnistlib import paths
 from mnistlib.data import MEAN, STD, MnistArrays, TensorBatches, default_data_dir, load_mnist
 from mnistlib.io import atomic_path, write_json
 from mnistlib.models import LeNet5
@@ -669,7 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(rows))
         for line in check_targets(rows):
             print(line)
-        settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        settings = {k: (paths.shown(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         payload = {
             "benchmark": "LeNet-5 epoch (SGD lr 0.01 momentum 0.9, CrossEntropyLoss): train + test",
             "started": started,

@@ -185,10 +185,23 @@ def bench_block(bench_dir: Path | None = None) -> str:
     from mnistlib.io import read_json
 
     bench_dir = Path(bench_dir) if bench_dir else BENCH_DIR
-    paths = sorted(bench_dir.glob("results-*.json"))
-    if not paths:
+    paths = sorted(p for p in bench_dir.glob("results-*.json") if not p.name.startswith("results-sweep-"))
+    sweeps = sorted(bench_dir.glob("results-sweep-*.json"))
+    if not paths and not sweeps:
         return "No benchmark results are stored yet: run `make bench`."
     parts = []
+    for path in sweeps:
+        payload = read_json(path)
+        rows = payload["rows"]
+        parts.append(f"**Sweep** ({payload['benchmark']}; {payload['machine']['cpu']}, {payload['machine']['cores']} "
+                     f"cores; median of {len(rows[0]['round_s'])} interleaved rounds; measured "
+                     f"{payload['started'][:10]}): {rows[1]['configuration']} trains **{payload['ratio']:.2f}x** the "
+                     f"runs per hour of {rows[0]['configuration']}.")
+        parts.append("")
+        parts.append(markdown_table([{"c": r["configuration"], "s": f"{r['seconds']:.1f}",
+                                      "rph": f"{r['runs_per_hour']:,.0f}"} for r in rows],
+                                    {"c": "configuration", "s": "seconds (median)", "rph": "runs per hour"}))
+        parts.append("")
     for path in paths:
         payload = read_json(path)
         machine = payload["machine"]
