@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from mnistlib.checkpoints import load_checkpoint, save_checkpoint
 from mnistlib.data import MnistArrays, TensorBatches, train_val_split
@@ -64,8 +65,12 @@ def train(
     device: torch.device | str,
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> tuple[float, float]:
-    """One epoch of training; returns (mean loss over samples, accuracy as a fraction)."""
+    """One epoch of training; returns (mean loss over samples, accuracy as a fraction, not a percentage).
+
+    `scheduler`, if given, steps after every batch (the study's cosine decay); the template passes none.
+    """
     model.train()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -78,6 +83,8 @@ def train(
         loss = criterion(logits, labels)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         # criterion averages over the batch: weight by batch size so the epoch loss is a mean over samples,
         # also when the last batch is smaller.
         total_loss += loss.detach() * labels.numel()
@@ -193,38 +200,6 @@ def _make_scheduler(
     raise ValueError(f"unknown lr_schedule {settings.lr_schedule!r}; choose 'constant' or 'cosine'")
 
 
-class _SteppingBatches:
-    """Wraps training batches so the lr scheduler steps after every batch without changing `train`."""
-
-    def __init__(self, batches: TensorBatches, scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> None:
-        self.batches = batches
-        self.scheduler = scheduler
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        for batch in self.batches:
-            yield batch
-            if self.scheduler is not None:
-                self.scheduler.step()
-
-
-class _ProgressBatches:
-    """A tqdm bar over batches, only when a terminal is watching (exported notebooks get epoch lines)."""
-
-    def __init__(self, batches: Iterable, description: str) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(batches, desc=description, leave=False, unit="batch", dynamic_ncols=True, file=sys.stderr)
-
-    def __len__(self) -> int:
-        return len(self.bar)
-
-    def __iter__(self):
-        yield from self.bar
-
-
 def _use_bar(progress: str) -> bool:
     if progress == "bar":
         return True
@@ -312,11 +287,12 @@ def fit(
         torch.manual_seed(_epoch_seed(seed, epoch))
         train_batches.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
-        batches: Iterable = _SteppingBatches(train_batches, scheduler)
-        if _use_bar(progress):
-            batches = _ProgressBatches(batches, f"epoch {epoch}/{settings.epochs}")
+        batches: Iterable = train_batches
+        if _use_bar(progress):  # a bar only where a terminal watches; notebooks get one line per epoch
+            batches = tqdm(train_batches, desc=f"epoch {epoch}/{settings.epochs}", leave=False, unit="batch",
+                           dynamic_ncols=True, file=sys.stderr)
         start = time.perf_counter()
-        train_loss, train_acc = train(model, batches, device, train_criterion, optimizer)
+        train_loss, train_acc = train(model, batches, device, train_criterion, optimizer, scheduler)
         record: dict[str, float] = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc}
         if val_batches is not None:
             record["val_loss"], record["val_acc"] = test(model, val_batches, device, eval_criterion)
