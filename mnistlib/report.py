@@ -81,7 +81,7 @@ def setup(
     )
     if show:
         _crisp_inline_figures()
-        md(banner(chosen))
+        md(banner(chosen), slides=False)
     return chosen
 
 
@@ -110,11 +110,14 @@ def banner(chosen: Setup) -> str:
     return "\n".join(lines)
 
 
-def md(text: str) -> None:
-    """Show Markdown built from results, so the prose cannot drift from the numbers."""
+def md(text: str, slides: bool = True) -> None:
+    """Show Markdown built from results, so the prose cannot drift from the numbers.
+
+    `slides=False` keeps it in the report but off the slide deck (the output tag `no-slide`).
+    """
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(text), metadata={} if slides else {"tags": ["no-slide"]})
 
 
 pct = format_pct  # the notebooks' short name for it

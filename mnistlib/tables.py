@@ -82,9 +82,12 @@ def _p_words(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def comparison_table(rows: list[dict[str, Any]], baseline_row: bool = True) -> str:
+def comparison_table(rows: list[dict[str, Any]], baseline_row: bool = True, compact: bool = False) -> str:
     """Arms against a baseline: mean with its CI, difference with its CI and in test images, the detectable
-    effect, raw and Holm-adjusted p, the seeds-and-images bootstrap, and the (adjusted) verdict."""
+    effect, raw and Holm-adjusted p, the seeds-and-images bootstrap, and the (adjusted) verdict.
+
+    `compact` keeps what fits a slide: mean, difference with its CI, Holm p and the verdict.
+    """
     cells = []
     for row in rows if baseline_row else rows[1:]:
         is_base = row["verdict"] == "baseline"
@@ -103,6 +106,11 @@ def comparison_table(rows: list[dict[str, Any]], baseline_row: bool = True) -> s
             "boot_p": "" if is_base or "boot_p_adjusted" not in row else p_cell(row["boot_p_adjusted"]),
             "verdict": "baseline" if is_base else verdict_text(row),
         })
+    if compact:
+        for cell in cells:
+            cell["diff"] = f"{cell['diff']} ({cell['diff_ci']})" if cell["diff"] else ""
+        return markdown_table(cells, {"arm": "arm", "mean": f"mean test acc ({rows[0]['n']} seeds)",
+                                      "diff": "vs baseline, points (95% CI)", "p_adj": "Holm p", "verdict": "verdict"})
     return markdown_table(cells, {
         "arm": "arm", "seeds": "seeds", "mean": "mean test acc", "ci": "95% CI", "diff": "vs baseline (points)",
         "diff_ci": "95% CI (points)", "images": "test images", "mde": "detectable (80% power)", "p": "p",
