@@ -44,7 +44,7 @@ browser:
 # README's results block; stored runs under results/ are reused (about 40 s), RETRAIN=1 trains everything again.
 # No full MNIST: the same notebooks on the 5,000-digit sample, all of it under build/sample/ (git ignores it).
 report: setup
-	$(BIN)/python -m mnistlib.publish build $(if $(RETRAIN),--retrain)
+	$(BIN)/python -m mnistlib.publish build $(if $(RETRAIN),--retrain) $(if $(JOBS),--jobs $(JOBS))
 
 # The sample, 2 epochs, under build/quick/ (or OUT=...): what the tests run, never touching committed files.
 quick-report: setup

@@ -108,11 +108,12 @@ def execute_notebooks(
 
 
 def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None = None,
-                 notebooks_dir: Path = paths.NOTEBOOKS_DIR, log=print) -> Path:
+                 notebooks_dir: Path = paths.NOTEBOOKS_DIR, log=print, jobs: int | str = "auto") -> Path:
     """Execute every notebook and export one self-contained HTML report; returns its path.
 
     mode "auto" is "full" when load_mnist finds the full MNIST, else "sample". Only "full" writes committed
     files (notebooks, figures/, reports/); "sample" and "quick" write under out_dir (build/sample, build/quick).
+    `jobs` is how many runs still to train go side by side (joblib processes; "auto": one per core).
     """
     from mnistlib.publish.export import export_report
 
@@ -122,7 +123,7 @@ def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None
         mode = "full" if full_data_available() else "sample"
     start = time.perf_counter()
     notebooks = notebook_paths(notebooks_dir)
-    parameters: dict[str, Any] = {"RETRAIN": retrain}
+    parameters: dict[str, Any] = {"RETRAIN": retrain, "JOBS": jobs}
     if mode == "full":
         out_dir = Path(out_dir or paths.REPORTS_DIR)
         if log:
@@ -158,11 +159,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="same as --mode quick: the sample, 2 epochs, under build/quick")
     parser.add_argument("--retrain", action="store_true", help="train again even where results are stored")
     parser.add_argument("--out-dir", type=Path, default=None, help="where the report (and, if not full, the rest) go")
+    parser.add_argument("--jobs", default="auto", metavar="N|auto",
+                        help="runs still to train, side by side in processes (default auto: one per core)")
     args = parser.parse_args(argv)
+    from mnistlib.experiments import plan_jobs
+
+    try:
+        plan_jobs(args.jobs, n_runs=1)
+    except ValueError as exc:
+        parser.error(str(exc))
     mode = args.mode
     if mode == "auto":
         mode = "full" if full_data_available() else "sample"
-    build_report(mode=mode, retrain=args.retrain, out_dir=args.out_dir)
+    build_report(mode=mode, retrain=args.retrain, out_dir=args.out_dir, jobs=args.jobs)
     if mode == "full":
         from mnistlib.report import update_readme
 
