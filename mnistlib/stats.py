@@ -150,30 +150,8 @@ def welch_test(
     diff = mean_a - mean_b
     se2_a, se2_b = var_a / a.size, var_b / b.size
     se2 = se2_a + se2_b
-    if se2 == 0.0:
-        t = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
-        df, p, low, high = math.nan, (1.0 if diff == 0.0 else 0.0), diff, diff
-    else:
-        se = math.sqrt(se2)
-        t = diff / se
-        df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1))
-        p = float(2.0 * stats.t.sf(abs(t), df))
-        half = float(stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
-        low, high = diff - half, diff + half
-    return Comparison(
-        arm_mean=mean_a,
-        baseline_mean=mean_b,
-        difference=diff,
-        ci_low=low,
-        ci_high=high,
-        t=t,
-        df=df,
-        p_value=p,
-        test="welch",
-        verdict=verdict(p, diff, alpha),
-        alpha=alpha,
-        confidence=confidence,
-    )
+    df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1)) if se2 else math.nan
+    return _t_comparison(mean_a, mean_b, diff, se2, df, "welch", alpha, confidence)
 
 
 def paired_test(
@@ -195,34 +173,26 @@ def paired_test(
         raise ValueError(f"paired test needs the same seeds in each arm: arm has {a.size}, baseline {b.size}")
     if a.size < 2:
         raise ValueError(f"paired test needs at least 2 seeds, got {a.size}")
-    n = a.size
     diff, var_d = _mean_var(a - b)
-    df = float(n - 1)
-    if var_d == 0.0:
+    return _t_comparison(_mean_var(a)[0], _mean_var(b)[0], diff, var_d / a.size, float(a.size - 1), "paired",
+                         alpha, confidence)
+
+
+def _t_comparison(mean_a: float, mean_b: float, diff: float, se2: float, df: float, test: str, alpha: float,
+                  confidence: float) -> Comparison:
+    """t, two-sided p and the CI of `diff` from its squared standard error; se2 = 0 collapses the interval
+    (p = 1 if diff is 0, else p = 0, t 0 or ±inf)."""
+    if se2 == 0.0:
         t = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
         p, low, high = (1.0 if diff == 0.0 else 0.0), diff, diff
     else:
-        se = math.sqrt(var_d / n)
+        se = math.sqrt(se2)
         t = diff / se
         p = float(2.0 * stats.t.sf(abs(t), df))
         half = float(stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
         low, high = diff - half, diff + half
-    mean_a, _ = _mean_var(a)
-    mean_b, _ = _mean_var(b)
-    return Comparison(
-        arm_mean=mean_a,
-        baseline_mean=mean_b,
-        difference=diff,
-        ci_low=low,
-        ci_high=high,
-        t=t,
-        df=df,
-        p_value=p,
-        test="paired",
-        verdict=verdict(p, diff, alpha),
-        alpha=alpha,
-        confidence=confidence,
-    )
+    return Comparison(arm_mean=mean_a, baseline_mean=mean_b, difference=diff, ci_low=low, ci_high=high, t=t, df=df,
+                      p_value=p, test=test, verdict=verdict(p, diff, alpha), alpha=alpha, confidence=confidence)
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
