@@ -273,7 +273,7 @@ def min_detectable_effect(
     """The smallest true difference this design would detect with `power` at level `alpha` (two-sided t-test).
 
     (t_{1-alpha/2} + t_{power}) x the standard error of the difference, with the spread measured in the data
-    (pooled per-seed variance for Welch's design, variance of the per-seed differences for the paired one).
+    (each arm's variance and Welch's degrees of freedom, as the test uses; the per-seed differences when paired).
     """
     a, b = _as_values(arm, "arm"), _as_values(baseline, "baseline")
     if paired:
@@ -284,8 +284,11 @@ def min_detectable_effect(
     else:
         if a.size < 2 or b.size < 2:
             return math.nan
-        var_a, var_b = _mean_var(a)[1], _mean_var(b)[1]
-        se, df = math.sqrt(var_a / a.size + var_b / b.size), a.size + b.size - 2
+        se2_a, se2_b = _mean_var(a)[1] / a.size, _mean_var(b)[1] / b.size
+        se = math.sqrt(se2_a + se2_b)
+        if se == 0:
+            return 0.0
+        df = (se2_a + se2_b) ** 2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1))  # Welch's, as the test
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
 
 

@@ -367,8 +367,9 @@ def test_every_verdict_is_the_adjusted_one() -> None:
 
 def test_min_detectable_effect_matches_the_power_formula() -> None:
     a, b = [0.991, 0.992, 0.993, 0.990, 0.994], [0.990, 0.991, 0.989, 0.992, 0.990]
-    se = math.sqrt(np.var(a, ddof=1) / 5 + np.var(b, ddof=1) / 5)
-    expected = (stats.t.ppf(0.975, 8) + stats.t.ppf(0.8, 8)) * se
+    se2_a, se2_b = np.var(a, ddof=1) / 5, np.var(b, ddof=1) / 5
+    df = (se2_a + se2_b) ** 2 / (se2_a**2 / 4 + se2_b**2 / 4)  # Welch-Satterthwaite, as the test itself
+    expected = (stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * math.sqrt(se2_a + se2_b)
     assert min_detectable_effect(a, b) == pytest.approx(expected)
     # more seeds, same spread: a smaller detectable effect; a stricter level: a larger one
     assert min_detectable_effect(a * 4, b * 4) < min_detectable_effect(a, b) < min_detectable_effect(a, b, alpha=0.01)
