@@ -363,3 +363,33 @@ def confused_pairs_table(matrices: list[np.ndarray], top: int = 10) -> str:
     rows = [{"true": i, "predicted": j, "count": n, "per run": f"{n / len(matrices):.1f}"} for n, i, j in pairs[:top]]
     return markdown_table(rows, {"true": "true digit", "predicted": "predicted as",
                                  "count": f"errors over {len(matrices)} runs", "per run": "per run"})
+
+
+def layer_table(model: Any) -> str:
+    """Per-layer parameter formula and count, each formula checked against the module (`models.parameter_table`)."""
+    from mnistlib.models import parameter_table
+
+    rows = [{"layer": r.name, "type": r.kind, "shape": r.shape, "formula": r.formula, "count": f"{r.count:,}"}
+            for r in parameter_table(model)]
+    return markdown_table(rows, {"layer": "layer", "type": "type", "shape": "in -> out",
+                                 "formula": "formula (weights + biases)", "count": "parameters"})
+
+
+def budget_table(lenet: Any, mlp: Any) -> str:
+    """Parameters and multiply-accumulates of the two models, and what the comparison of budgets says."""
+    from mnistlib.models import count_parameters, multiply_accumulates
+
+    n_lenet, n_mlp = count_parameters(lenet), count_parameters(mlp)
+    mac_lenet, mac_mlp = multiply_accumulates(lenet), multiply_accumulates(mlp)
+    table = markdown_table([
+        {"what": "parameters", "lenet": f"{n_lenet:,}", "mlp": f"{n_mlp:,}"},
+        {"what": "multiply-accumulates per image", "lenet": f"{mac_lenet:,}", "mlp": f"{mac_mlp:,}"},
+        {"what": "multiply-accumulates per parameter", "lenet": f"{mac_lenet / n_lenet:.1f}",
+         "mlp": f"{mac_mlp / n_mlp:.1f}"},
+    ], {"what": "", "lenet": "LeNet-5", "mlp": "CustomMLP"})
+    within = "inside" if abs(n_mlp - n_lenet) / n_lenet <= 0.01 else "outside"
+    return (f"{table}\n\nThe MLP has {abs(n_mlp - n_lenet):,} {'fewer' if n_mlp < n_lenet else 'more'} parameters "
+            f"than LeNet-5 ({(n_mlp - n_lenet) / n_lenet:+.2%}), {within} the 1% the assignment allows. The budgets "
+            f"are equal but the work is not: LeNet-5 reuses each convolution weight at every position of the "
+            f"image, so it does {mac_lenet / mac_mlp:.1f} times as many multiply-accumulates per image as the MLP, "
+            "which uses each weight once.")
