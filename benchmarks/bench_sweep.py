@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subset", type=int, default=20_000, help="training images per run")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--source", default="auto")
+    parser.add_argument("--json-dir", type=Path, default=BENCH_DIR, help="where results-sweep-<cores>cores.json goes")
     args = parser.parse_args(argv)
     full = load_mnist(source=args.source, verbose=False)
     data = MnistArrays(full.train_images[:args.subset], full.train_labels[:args.subset], full.test_images,
@@ -85,13 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": args.cores,
                     "torch": torch.__version__},
-        "settings": vars(args),
+        "settings": {k: (v.name if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "rows": rows,
         "ratio": ratio,
     }
-    path = BENCH_DIR / f"results-sweep-{args.cores}cores.json"
+    path = args.json_dir / f"results-sweep-{args.cores}cores.json"
     write_json(path, payload)
-    print(f"wrote benchmarks/{path.name}")
+    print(f"wrote {path.name}")
     return 0
 
 

@@ -150,7 +150,7 @@ def readme_block(study: Study | None = None) -> str:
         data = load_mnist(source="auto", verbose=False)
         if not data.full:
             return "No full-MNIST results are stored yet: run `MNIST_MIRROR=/path/to/mnist make report`."
-        study = Study(data, log=None)
+        study = Study(data, log=None, train_missing=False)
     rows, test, r = study.template_comparison
     mlp, lenet = rows
     lines = [
@@ -245,14 +245,15 @@ def _replace_block(text: str, start: str, end: str, content: str, readme: Path) 
 
 
 def update_readme(
-    readme: Path = REPO / "README.md", results_dir: Path | None = None, bench_dir: Path | None = None
+    readme: Path = REPO / "README.md", results_block: str | None = None, bench_dir: Path | None = None
 ) -> bool:
     """Rewrite the generated blocks of README.md (results, and performance if present); returns whether
-    anything changed."""
+    anything changed. `results_block` defaults to `readme_block()` over the stored full-MNIST runs."""
     from mnistlib.io import atomic_open
 
     text = readme.read_text()
-    new = _replace_block(text, README_START, README_END, readme_block(results_dir), readme)
+    block = readme_block() if results_block is None else results_block
+    new = _replace_block(text, README_START, README_END, block, readme)
     if BENCH_START in new:
         new = _replace_block(new, BENCH_START, BENCH_END, bench_block(bench_dir), readme)
     if new == text:

@@ -7,9 +7,14 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mnistlib import study
 from mnistlib.data import MnistArrays, load_sample
+from mnistlib.experiments import run_id
+from mnistlib.io import write_json
+from mnistlib.models import build_model, count_parameters
 
 REPO = Path(__file__).resolve().parent.parent
 # Chromium as root in a container: no sandbox; no background traffic (this machine has no network).
@@ -73,3 +78,46 @@ def offline_page(browser) -> Iterator:
         yield page
     finally:
         context.close()
+
+
+# ------------------------------------------------------------------------------- a Study over planted runs
+
+N_TEST = 300
+
+
+def _tiny_data(rng: np.random.Generator) -> MnistArrays:
+    import torch
+
+    labels = torch.from_numpy(rng.integers(0, 10, N_TEST))
+    images = torch.zeros((N_TEST, 28, 28), dtype=torch.uint8)
+    return MnistArrays(images[:200], labels[:200], images, labels, "sample", "")
+
+
+def _plant(results: Path, data: MnistArrays, spec, seed: int, test_acc: float, val_acc: float, rng) -> None:
+    truth = data.test_labels.numpy()
+    wrong = rng.random(N_TEST) > test_acc
+    predicted = np.where(wrong, (truth + 1) % 10, truth)
+    identifier = run_id(spec, seed, data)
+    write_json(results / f"{identifier}.json", {
+        "id": identifier, "name": spec.name, "seed": seed, "spec": spec.to_dict(),
+        "parameters": count_parameters(build_model(spec.model, spec.batch_norm, spec.dropout)),
+        "final_test_acc": float((predicted == truth).mean()), "final_val_acc": val_acc,
+        "history": [{"epoch": 1, "train_acc": 0.99, "test_acc": 0.9}],
+        "test_predictions": "".join(map(str, predicted)),
+    })
+
+
+@pytest.fixture()
+def planted_study(tmp_path: Path) -> study.Study:
+    """A Study over planted runs of every group (no training): in the arms, "augmentation" is best on test and
+    "dropout" best on validation."""
+    rng = np.random.default_rng(0)
+    data = _tiny_data(rng)
+    s = study.Study(data, tmp_path, seeds=(0, 1, 2, 3), comparison_epochs=1, study_epochs=1, log=None)
+    test_acc = {"augmentation": 0.99, "dropout": 0.96}
+    val_acc = {"dropout": 0.99}
+    for group in ("template", "arms", "why_cnn"):
+        for spec in s.specs(group):
+            for seed in s.seeds:
+                _plant(tmp_path, data, spec, seed, test_acc.get(spec.name, 0.95), val_acc.get(spec.name, 0.95), rng)
+    return s

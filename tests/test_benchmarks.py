@@ -131,3 +131,20 @@ def test_median_row_keeps_the_middle_round_and_lists_all(bench):
     middle = bench.median_row(rows)
     assert middle.seconds_per_epoch == 5.0 and middle.round_s == [5.0, 3.0, 9.0]
     assert rows[0].round_s == []  # the rounds themselves are left as they were
+
+
+def test_sweep_benchmark_times_both_configurations_on_the_same_runs(tmp_path, capsys):
+    from mnistlib.io import read_json
+    from mnistlib.report import bench_block
+
+    spec = importlib.util.spec_from_file_location("bench_sweep", REPO / "benchmarks" / "bench_sweep.py")
+    bench_sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_sweep)
+    assert bench_sweep.main(["--runs", "2", "--rounds", "1", "--epochs", "1", "--subset", "600", "--cores", "2",
+                             "--source", "sample", "--json-dir", str(tmp_path)]) == 0
+    payload = read_json(tmp_path / "results-sweep-2cores.json")
+    assert [(r["processes"], r["threads"]) for r in payload["rows"]] == [(1, 2), (2, 1)]
+    assert payload["ratio"] == payload["rows"][1]["runs_per_hour"] / payload["rows"][0]["runs_per_hour"]
+    assert "runs per hour" in capsys.readouterr().out
+    block = bench_block(tmp_path)
+    assert f"**{payload['ratio']:.2f}x**" in block and "| 2 processes x 1 thread |" in block

@@ -6,13 +6,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 from mnistlib import study, tuning
-from mnistlib.data import MnistArrays
-from mnistlib.experiments import run_id
-from mnistlib.io import write_json
 from mnistlib.models import CustomMLP, build_model, count_parameters
 from mnistlib.stats import verdict
 
@@ -68,66 +62,25 @@ def test_a_winner_on_the_grid_edge_extends_the_grid():
     assert tuning._past_the_edge(grid, grid[1].name, ["lr"]) is None
 
 
-# --------------------------------------------------------------------------------- Study on planted runs
-
-N_TEST = 300
-
-
-def _tiny_data(rng: np.random.Generator) -> MnistArrays:
-    import torch
-
-    labels = torch.from_numpy(rng.integers(0, 10, N_TEST))
-    images = torch.zeros((N_TEST, 28, 28), dtype=torch.uint8)
-    return MnistArrays(images[:200], labels[:200], images, labels, "sample", "")
-
-
-def _plant(results: Path, data: MnistArrays, spec, seed: int, test_acc: float, val_acc: float, rng) -> None:
-    truth = data.test_labels.numpy()
-    wrong = rng.random(N_TEST) > test_acc
-    predicted = np.where(wrong, (truth + 1) % 10, truth)
-    identifier = run_id(spec, seed, data)
-    write_json(results / f"{identifier}.json", {
-        "id": identifier, "name": spec.name, "seed": seed, "spec": spec.to_dict(),
-        "parameters": count_parameters(build_model(spec.model, spec.batch_norm, spec.dropout)),
-        "final_test_acc": float((predicted == truth).mean()), "final_val_acc": val_acc,
-        "history": [{"epoch": 1, "train_acc": 0.99, "test_acc": 0.9}],
-        "test_predictions": "".join(map(str, predicted)),
-    })
-
-
-@pytest.fixture()
-def planted(tmp_path: Path) -> study.Study:
-    """Arms with known accuracies: "augmentation" is best on test, "dropout" best on validation."""
-    rng = np.random.default_rng(0)
-    data = _tiny_data(rng)
-    s = study.Study(data, tmp_path, seeds=(0, 1, 2, 3), comparison_epochs=1, study_epochs=1, log=None)
-    test_acc = {"augmentation": 0.99, "dropout": 0.96}
-    val_acc = {"dropout": 0.99}
-    for spec in s.specs("arms"):
-        for seed in s.seeds:
-            _plant(tmp_path, data, spec, seed, test_acc.get(spec.name, 0.95), val_acc.get(spec.name, 0.95), rng)
-    return s
-
-
-def test_best_arm_is_picked_on_validation_not_test(planted: study.Study):
-    by_test = max(planted.arm_rows[1:], key=lambda row: row["mean"])
+def test_best_arm_is_picked_on_validation_not_test(planted_study: study.Study):
+    by_test = max(planted_study.arm_rows[1:], key=lambda row: row["mean"])
     assert by_test["arm"] == "augmentation"
-    assert planted.best_arm["arm"] == "dropout"  # the rule reads validation only
+    assert planted_study.best_arm["arm"] == "dropout"  # the rule reads validation only
 
 
-def test_every_arm_verdict_is_the_adjusted_one(planted: study.Study):
-    rows = planted.arm_rows
+def test_every_arm_verdict_is_the_adjusted_one(planted_study: study.Study):
+    rows = planted_study.arm_rows
     assert rows[0]["arm"] == "baseline" and {row["arm"] for row in rows} == {
-        spec.name for spec in planted.specs("arms") if spec.model == "lenet5"}
+        spec.name for spec in planted_study.specs("arms") if spec.model == "lenet5"}
     for row in rows[1:]:
         assert row["verdict"] == verdict(row["p_adjusted"], row["difference"])
         assert row["p_adjusted"] >= row["p_value"] and not math.isnan(row["mde"])
         assert row["boot_verdict"] == verdict(row["boot_p_adjusted"], row["difference"])
 
 
-def test_targets_use_the_adjusted_p_of_the_arm_picked_on_validation(planted: study.Study):
-    targets = planted.targets()
-    best = planted.best_arm
+def test_targets_use_the_adjusted_p_of_the_arm_picked_on_validation(planted_study: study.Study):
+    targets = planted_study.targets()
+    best = planted_study.best_arm
     assert best["label"] in targets[1]["measured"]
     assert targets[2]["measured"].startswith(f"adjusted p = {best['p_adjusted']:.2g}")
     assert targets[2]["met"] is False  # dropout is worse on test: never "better than the baseline"
