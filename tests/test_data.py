@@ -688,3 +688,13 @@ def test_batches_on_cuda(small: MnistArrays) -> None:
     tb = TensorBatches(small.train_images, small.train_labels, 32, shuffle=True, device="cuda", augment=RandomAffine())
     x, y = next(iter(tb))
     assert x.is_cuda and y.is_cuda and x.shape == (32, 1, 28, 28)
+
+
+def test_an_explicit_sample_is_not_a_warning_but_a_fallback_is(tmp_path: Path, fast_sample: None) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # asked for: the data banner says it, no warning on top
+        assert load_mnist(tmp_path, source="sample", verbose=False).source == "sample"
+    with pytest.warns(UserWarning, match="no IDX files, course archives"):
+        load_mnist(tmp_path, verbose=False)

