@@ -16,7 +16,6 @@ from pathlib import Path
 from mnistlib import paths, tables
 from mnistlib.data import MnistArrays, load_mnist
 from mnistlib.experiments import default_results_dir
-from mnistlib.stats import format_pct
 from mnistlib.study import COMPARISON_EPOCHS, FULL_EPOCHS, SEEDS, Study
 
 REPO = paths.ROOT
@@ -45,10 +44,6 @@ class Setup:
             return Study(self.data, self.results_dir, seeds=QUICK_SEEDS, comparison_epochs=QUICK_EPOCHS,
                          study_epochs=QUICK_EPOCHS, retrain=self.retrain, jobs=self.jobs, log=None)
         return Study(self.data, self.results_dir, retrain=self.retrain, jobs=self.jobs, log=_stderr)
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return self.study.seeds
 
 
 def _stderr(line: str) -> None:
@@ -118,9 +113,6 @@ def md(text: str, slides: bool = True) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(text), metadata={} if slides else {"tags": ["no-slide"]})
-
-
-pct = format_pct  # the notebooks' short name for it
 
 
 markdown_table = tables.markdown_table  # one builder for every table (mnistlib/tables.py)
