@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mnistlib.stats import HELPS, HURTS, format_mean_std
+from mnistlib.stats import format_pct as pct
 
 TEST_NAMES = {"welch": "Welch's t-test", "paired": "paired t-test"}
 
@@ -24,10 +25,6 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> s
     rule = "| " + " | ".join("---" for _ in columns) + " |"
     body = ["| " + " | ".join(str(row.get(key, "")).replace("|", "\\|") for key in columns) + " |" for row in rows]
     return "\n".join([head, rule, *body])
-
-
-def pct(x: float, digits: int = 2) -> str:
-    return f"{100 * x:.{digits}f}%"
 
 
 def points(x: float, digits: int = 2) -> str:
