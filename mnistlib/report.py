@@ -150,7 +150,7 @@ def readme_block(study: Study | None = None) -> str:
         f"({lenet['parameters']:,} parameters) reaches **{tables.summary_line(lenet['values'])}** test accuracy and "
         f"CustomMLP ({mlp['parameters']:,} parameters) **{tables.summary_line(mlp['values'])}** (mean ± std over "
         f"{lenet['n']} seeds): the MLP makes {tables.error_ratio(lenet['values'], mlp['values']):.1f} times as many "
-        f"errors. " + tables.finding(lenet, "LeNet-5 against CustomMLP"),
+        f"errors. " + tables.finding(lenet, "LeNet-5 against CustomMLP", tables.MODELS),
         "",
         f"Regularization study ({study.study_epochs} epochs, final-epoch test accuracy, "
         f"{tables.TEST_NAMES[study.arm_comparison[1]]} against the baseline, verdicts Holm-adjusted over "

@@ -49,17 +49,23 @@ def interval(low: float, high: float) -> str:
     return "" if math.isnan(low) else f"{points(low)} to {points(high)}"
 
 
-def verdict_text(row: dict[str, Any]) -> str:
+# How a verdict's direction reads: a technique "helps" a baseline; one model is "higher" than another.
+TREATMENT = {HELPS: "helps", HURTS: "hurts"}
+MODELS = {HELPS: "higher", HURTS: "lower"}
+
+
+def verdict_text(row: dict[str, Any], words: dict[str, str] = TREATMENT) -> str:
     """The verdict as words that say what the data support: a direction, or the size that was ruled out."""
     if row["verdict"] in (HELPS, HURTS):
-        return row["verdict"]
+        return words[row["verdict"]]
     return f"no effect larger than ±{100 * row['mde']:.2f} points detected" if not math.isnan(row["mde"]) \
         else "no effect detected"
 
 
-def finding(row: dict[str, Any], subject: str | None = None) -> str:
+def finding(row: dict[str, Any], subject: str | None = None, words: dict[str, str] = TREATMENT) -> str:
     """One sentence for a compared row: verdict, difference with CI, in test images, the test, adjusted p,
-    the design's detectable effect, and the bootstrap over seeds and test images."""
+    the design's detectable effect, and the bootstrap over seeds and test images. With `words=MODELS` a
+    direction reads "<subject>: higher/lower accuracy" (two models compared, not a treatment)."""
     subject = subject or row["label"]
     n_test = row.get("n_test", 10_000)
     evidence = (f"{points(row['difference'])} points (95% CI {interval(row['diff_ci_low'], row['diff_ci_high'])}; "
@@ -70,7 +76,8 @@ def finding(row: dict[str, Any], subject: str | None = None) -> str:
                      f"{interval(row['boot_diff_ci_low'], row['boot_diff_ci_high'])}, adjusted p "
                      f"{_p_words(row['boot_p_adjusted'])}")
     if row["verdict"] in (HELPS, HURTS):
-        return f"**{subject} {row['verdict']}**: {evidence}."
+        verb = f" {words[row['verdict']]}" if words is TREATMENT else f": {words[row['verdict']]} accuracy"
+        return f"**{subject}{verb}**: {evidence}."
     return f"**{subject}: {verdict_text(row)}** (80% power at the adjusted level): {evidence}."
 
 
@@ -133,7 +140,7 @@ def pair_table(rows: list[dict[str, Any]]) -> str:
         "mde": f"±{100 * row['mde']:.2f}" if not math.isnan(row["mde"]) else "",
         "p_adj": p_cell(row["p_adjusted"]),
         "boot": interval(row["boot_diff_ci_low"], row["boot_diff_ci_high"]),
-        "verdict": verdict_text(row),
+        "verdict": verdict_text(row, MODELS),
     } for row in rows]
     return markdown_table(cells, {
         "comparison": "comparison", "seeds": "seeds", "means": "mean test acc", "diff": "difference, points (95% CI)",
@@ -200,7 +207,7 @@ def template_paragraph(study: Any) -> str:
         f"After {study.comparison_epochs} epochs with the template's settings, LeNet-5 ({lenet['parameters']:,} "
         f"parameters) reaches **{summary_line(lenet['values'])}** test accuracy and CustomMLP ({mlp['parameters']:,} "
         f"parameters) **{summary_line(mlp['values'])}** (mean ± std over {lenet['n']} seeds). "
-        f"{finding(lenet, 'LeNet-5 against CustomMLP')} CustomMLP makes "
+        f"{finding(lenet, 'LeNet-5 against CustomMLP', MODELS)} CustomMLP makes "
         f"{error_ratio(lenet['values'], mlp['values']):.2f} times LeNet-5's test errors. {_test_choice(test, r)} "
         f"The gap between the last epoch's training accuracy and the test accuracy is "
         f"{100 * gap['lenet5']:.2f} points for LeNet-5 and {100 * gap['mlp']:.2f} for the MLP.\n\n"
@@ -319,10 +326,10 @@ def why_cnn_findings(study: Any) -> str:
                    "ordinary pixels: within that resolution, the lead is owed to locality.")
     return "\n".join([
         f"- {reading}",
-        f"- {finding(permuted, 'LeNet-5 vs CustomMLP, both on permuted pixels')}",
-        f"- {finding(rows[('mlp_permuted', 'mlp')], 'CustomMLP, permuted vs ordinary pixels')} "
+        f"- {finding(permuted, 'LeNet-5 vs CustomMLP, both on permuted pixels', MODELS)}",
+        f"- {finding(rows[('mlp_permuted', 'mlp')], 'CustomMLP, permuted vs ordinary pixels', MODELS)} "
         "An MLP cannot see pixel order, so only seed noise should differ here.",
-        f"- {finding(rows[('lenet5_permuted', 'lenet5')], 'LeNet-5, permuted vs ordinary pixels')}",
+        f"- {finding(rows[('lenet5_permuted', 'lenet5')], 'LeNet-5, permuted vs ordinary pixels', MODELS)}",
     ])
 
 
@@ -347,7 +354,7 @@ def lenet_1998_paragraph(study: Any, c3_formula: str, parameters: int) -> str:
     return (
         f"C3 with the 1998 connection table: {c3_formula} parameters; the whole network has {parameters:,}. "
         f"Trained like the template model over {row['n']} seeds it reaches {summary_line(row['values'])} "
-        f"(test error {error:.2f}%, published 0.95%). {finding(row, 'The 1998 C3 against our full C3')}"
+        f"(test error {error:.2f}%, published 0.95%). {finding(row, 'The 1998 C3 against our full C3', MODELS)}"
     )
 
 

@@ -75,3 +75,10 @@ def test_robustness_findings_read_the_curves():
               "lenet5": {"shift": np.tile(np.linspace(0.99, 0.3, 7), (2, 1)), "angle": np.full((2, 13), 0.8)}}
     text = tables.robustness_findings(curves, {"lenet5": "LeNet-5"})
     assert "**LeNet-5**: 99.00% unmoved" in text and "at 6 pixels" in text and "80.0% at ±30°" in text
+
+
+def test_two_models_read_higher_or_lower_not_helps():
+    row = {**_row(HELPS), "label": "LeNet-5"}
+    assert tables.finding(row, "LeNet-5 against CustomMLP", tables.MODELS).startswith(
+        "**LeNet-5 against CustomMLP: higher accuracy**")
+    assert tables.verdict_text({**row, "verdict": HURTS}, tables.MODELS) == "lower"
