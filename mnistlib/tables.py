@@ -169,19 +169,15 @@ def tuning_table(record: dict[str, Any], what: str = "candidate") -> str:
                                   "seeds": "per seed"})
 
 
-def epoch_table(runs: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per-epoch means over seeds of loss, accuracy (in %) and seconds, one row per epoch."""
-    frame = pd.concat([pd.DataFrame(r["history"]) for r in runs]).groupby("epoch").mean(numeric_only=True)
-    keep = [c for c in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds")
-            if c in frame]
-    frame = frame[keep]
-    for column in keep:
-        if column.endswith("_acc"):
-            frame[column] = (100 * frame[column]).round(2)
-        elif column.endswith("_loss"):
-            frame[column] = frame[column].round(4)
-    frame["seconds"] = frame["seconds"].round(1)
-    return frame.rename(columns=lambda c: c.replace("_acc", " acc (%)").replace("_", " "))
+def epoch_table(runs: list[dict[str, Any]]) -> str:
+    """Per-epoch means over seeds: losses (4 decimals), accuracies in %, seconds; one row per epoch."""
+    columns = [c for c in ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds")
+               if c in runs[0]["history"][0]]
+    means = pd.concat([pd.DataFrame(r["history"]) for r in runs]).groupby("epoch")[columns].mean()
+    rows = [{"epoch": int(epoch), **{c: (pct(v) if c.endswith("_acc") else f"{v:.4f}" if c.endswith("_loss")
+                                         else f"{v:.1f}") for c, v in row.items()}}
+            for epoch, row in means.iterrows()]
+    return markdown_table(rows, {"epoch": "epoch", **{c: c.replace("_acc", " acc").replace("_", " ") for c in columns}})
 
 
 def summary_line(values: Sequence[float]) -> str:
