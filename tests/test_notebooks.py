@@ -123,7 +123,7 @@ def test_without_full_mnist_the_report_is_built_under_build_sample(recorded, mon
     sample = tmp_path / "build" / "sample"
     assert report == sample / "report.html"
     assert recorded["output_dir"] == sample / "notebooks" and recorded["kernel"] == "mnistlib"
-    assert recorded["parameters"] == {"RETRAIN": False, "DATA_SOURCE": "sample",
+    assert recorded["parameters"] == {"RETRAIN": False, "JOBS": "auto", "DATA_SOURCE": "sample",
                                       "RESULTS_DIR": str(sample / "results"), "FIGURES_DIR": str(sample / "figures")}
     assert all(p.parent == sample / "notebooks" for p in recorded["exported"])
     assert tree_digest(NOTEBOOKS_DIR, FIGURES_DIR, RESULTS_DIR) == before
@@ -147,7 +147,7 @@ def test_with_full_mnist_the_notebooks_are_replaced_in_place(recorded, monkeypat
     monkeypatch.setattr(build, "execute_notebooks", execute)
     report = build_report(out_dir=tmp_path / "reports", notebooks_dir=notebooks, log=None)
     assert report == tmp_path / "reports" / "report.html"
-    assert recorded["parameters"] == {"RETRAIN": False}  # results/ and figures/: the notebooks' defaults
+    assert recorded["parameters"] == {"RETRAIN": False, "JOBS": "auto"}  # results/, figures/: the notebooks' own
     assert [p.read_text() for p in sorted(notebooks.glob("*.ipynb"))] == ['{"executed": true}'] * 2
     assert recorded["exported"] == sorted(notebooks.glob("*.ipynb"))
 

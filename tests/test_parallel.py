@@ -69,7 +69,9 @@ def test_sweep_runs_on_a_dask_cluster_through_joblib(tiny: MnistArrays, tmp_path
     distributed = pytest.importorskip("distributed")
     import joblib
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c, \
+    # Worker processes, as on a real cluster: runs seed torch's global generator, so two runs must never share a
+    # process at the same time (Dask's thread-based workers would interleave them).
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
             distributed.Client(c), joblib.parallel_config(backend="dask"):
         on_cluster = sweep(SPECS[:1], [0, 1], tiny, tmp_path / "dask", jobs=2, log=None)
     local = sweep(SPECS[:1], [0, 1], tiny, tmp_path / "local", jobs=2, log=None)
