@@ -86,8 +86,8 @@ def _test_choice(test: str, r: float) -> str:
     if math.isnan(r):
         return (f"The seed correlation needs 3 seeds or more, so the rule (`stats.choose_test`: paired when "
                 f"r ≥ 0.3) falls back to **{TEST_NAMES[test]}**.")
-    return (f"The seeds' accuracies correlate across models with r = {r:.2f}, so the rule fixed beforehand "
-            f"(`stats.choose_test`: paired when r ≥ 0.3) gives the **{TEST_NAMES[test]}**.")
+    return (f"Seed by seed, the accuracies of the compared runs correlate with r = {r:.2f}, so the rule fixed "
+            f"beforehand (`stats.choose_test`: paired when r ≥ 0.3) gives the **{TEST_NAMES[test]}**.")
 
 
 def _p_words(p: float) -> str:
