@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -131,11 +132,9 @@ def run(
     identifier = run_id(spec, seed, data)
     path = Path(out) if out else results_dir / f"{identifier}.json"
     weights = weights_path(identifier, results_dir)
-    if path.exists() and not retrain and (not keep_weights or weights.exists()):
-        stored = read_json(path)
-        if stored.get("parameters") == _parameters(spec):
-            return stored
-        # The architecture behind the spec's model name changed since the run was stored: train it again.
+    stored = None if retrain else stored_result(path, spec, keep_weights)
+    if stored is not None:
+        return stored
     checkpoint = results_dir / "checkpoints" / f"{identifier}.pt"
     if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
@@ -181,8 +180,21 @@ def run(
     return result
 
 
+@functools.cache
 def _parameters(spec: RunSpec) -> int:
     return count_parameters(build_model(spec.model, batch_norm=spec.batch_norm, dropout=spec.dropout))
+
+
+def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False) -> dict[str, Any] | None:
+    """The stored result at `path` if it can stand for `spec`, else None (train it).
+
+    Not usable: missing; weights asked for but not stored; or the architecture behind the spec's model name has
+    changed since (its parameter count differs, as when CustomMLP's shape was re-chosen).
+    """
+    if not path.exists() or (keep_weights and not weights_path(path.stem, path.parent).exists()):
+        return None
+    result = read_json(path)
+    return result if result.get("parameters") == _parameters(spec) else None
 
 
 def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: int | None = None) -> tuple[int, int]:
@@ -238,13 +250,8 @@ def sweep(
     tasks = [(spec, seed) for spec in specs for seed in seeds]
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
 
-    def is_stored(task: tuple[RunSpec, int]) -> bool:
-        path = stored_path[task]
-        return (path.exists() and not retrain
-                and (not keep_weights or weights_path(path.stem, results_dir).exists())
-                and read_json(path).get("parameters") == _parameters(task[0]))
-
-    todo = [task for task in tasks if not is_stored(task)]
+    done = {task: None if retrain else stored_result(stored_path[task], task[0], keep_weights) for task in tasks}
+    todo = [task for task in tasks if done[task] is None]
     n_jobs, threads = plan_jobs(jobs, len(todo), device)
     if n_jobs == 1:
         threads = torch.get_num_threads()  # one process trains here, with this process's threads
@@ -256,16 +263,17 @@ def sweep(
     options = {"retrain": retrain, "device": device, "keep_weights": keep_weights, "score_test": score_test}
     if n_jobs == 1:
         for spec, seed in todo:
-            tracker.done(run(spec, seed, data, results_dir, progress=progress, **options))
+            done[spec, seed] = tracker.done(run(spec, seed, data, results_dir, progress=progress, **options))
     elif todo:
         from joblib import Parallel, delayed
 
         arrays = data.to_numpy()
         calls = (delayed(_run_in_worker)(spec, seed, arrays, results_dir, threads, options) for spec, seed in todo)
+        by_id = {stored_path[task].stem: task for task in todo}
         for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls):
-            tracker.done(result)
+            done[by_id[result["id"]]] = tracker.done(result)
     tracker.close()
-    return [read_json(stored_path[task]) for task in tasks]
+    return [done[task] for task in tasks]
 
 
 def _headline(result: dict[str, Any]) -> str:
@@ -285,7 +293,7 @@ class _SweepProgress:
 
             self.bar = tqdm(total=total, desc="sweep", unit="run", file=sys.stderr, dynamic_ncols=True)
 
-    def done(self, result: dict[str, Any]) -> None:
+    def done(self, result: dict[str, Any]) -> dict[str, Any]:
         self.count += 1
         if self.bar is not None:
             self.bar.set_postfix_str(f"{result['name']} seed {result['seed']}: {_headline(result)}")
@@ -295,6 +303,7 @@ class _SweepProgress:
             left = elapsed / self.count * (self.total - self.count)
             self.log(f"[{self.count}/{self.total}] {result['name']} seed {result['seed']}: {_headline(result)} "
                      f"({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
+        return result
 
     def close(self) -> None:
         if self.bar is not None:

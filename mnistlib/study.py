@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from mnistlib.data import MnistArrays
-from mnistlib.experiments import RunSpec, default_results_dir, run_id, sweep
+from mnistlib.experiments import RunSpec, default_results_dir, run_id, stored_result, sweep
 from mnistlib.stats import choose_test, compare_arms, holm_adjust, verdict
 from mnistlib.training import TrainSettings
 
@@ -163,7 +163,7 @@ class Study:
         if not self.train_missing:
             folder = Path(self.results_dir) if self.results_dir else default_results_dir()
             missing = [f"{spec.name} seed {seed}" for spec in specs for seed in seeds
-                       if not (folder / f"{run_id(spec, seed, self.data)}.json").exists()]
+                       if stored_result(folder / f"{run_id(spec, seed, self.data)}.json", spec, keep_weights) is None]
             if missing:
                 raise FileNotFoundError(f"{folder}: {len(missing)} runs not stored ({', '.join(missing[:5])}, ...); "
                                         "run `make report` to train them")
