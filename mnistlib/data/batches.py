@@ -15,6 +15,11 @@ def normalise(images_u8: torch.Tensor) -> torch.Tensor:
     return images_u8.unsqueeze(1).float().div_(255.0).sub_(MEAN).div_(STD)
 
 
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffle of epoch `epoch`: a permutation of range(n) that depends on (seed, epoch) alone."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+
+
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
@@ -79,11 +84,7 @@ class TensorBatches:
 
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = self.dataset_size
-        if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed + epoch)
-            order: torch.Tensor | None = torch.randperm(n, generator=gen).to(self.device)
-        else:
-            order = None
+        order = epoch_order(n, self.seed, epoch).to(self.device) if self.shuffle else None
         aug_gen = self._aug_generator(epoch) if self.augment is not None else None
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
