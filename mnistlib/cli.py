@@ -20,9 +20,10 @@ from typing import NoReturn
 
 import torch
 
+from mnistlib import paths
 from mnistlib.checkpoints import CheckpointError
 from mnistlib.data import SOURCES, DataError, load_mnist
-from mnistlib.experiments import RunSpec, default_results_dir, run
+from mnistlib.experiments import RunSpec, run
 from mnistlib.io import describe_os_error
 from mnistlib.models import MODEL_NAMES, build_model
 from mnistlib.study import SEEDS
@@ -186,7 +187,7 @@ def check_data_dir(data_dir: str | None) -> None:
 def study_command(args: argparse.Namespace) -> int:
     """Check the arguments, the results folder and the data, then sweep every arm and seed (resumable)."""
     check_device(args.device)
-    results_dir = Path(args.results_dir) if args.results_dir else default_results_dir()
+    results_dir = paths.results_dir(args.results_dir)
     check_writable_folder(results_dir / "checkpoints", "--results-dir")
     data = load_mnist(source=args.source, verbose=False)  # read and verified once, before any job starts
     print(data.describe())
@@ -225,7 +226,7 @@ def train_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     check_device(args.device)
     check_data_dir(args.data_dir)
-    results_dir = default_results_dir() / "cli"
+    results_dir = paths.results_dir() / "cli"
     check_writable_folder(results_dir / "checkpoints", "checkpoint folder")
     out = Path(args.out) if args.out else None
     if out is not None:

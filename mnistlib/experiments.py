@@ -23,7 +23,6 @@ from mnistlib.models import build_model, count_parameters
 from mnistlib.training import (
     EVAL_BATCH,
     TrainSettings,
-    data_identity,
     fit,
     predict,
     seed_everything,
@@ -66,11 +65,6 @@ class RunSpec:
         return asdict(self)
 
 
-def default_results_dir() -> Path:
-    """results/ in the repository (never derived from the data folder)."""
-    return paths.RESULTS_DIR
-
-
 # Fields added to RunSpec after runs were stored: left out of the id while at their default, so stored runs
 # keep their ids (and are never trained again) when a field is added.
 _LATER_FIELDS: dict[str, Any] = {"permutation_seed": None}
@@ -79,16 +73,16 @@ _LATER_FIELDS: dict[str, Any] = {"permutation_seed": None}
 def run_id(spec: RunSpec, seed: int, data: MnistArrays) -> str:
     """A file name that changes whenever anything that changes the result changes."""
     described = {k: v for k, v in spec.to_dict().items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
-    key = {"spec": described, "seed": seed, "data": data_identity(data)}
+    identity = data.identity()
+    key = {"spec": described, "seed": seed, "data": identity}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    identity = data_identity(data)
     return f"{spec.name}-seed{seed}-{identity['dataset']}{identity['n_train']}-{digest}"
 
 
 def weights_path(result_or_id: dict[str, Any] | str, results_dir: str | Path | None = None) -> Path:
     """Where a run's final weights live: results/weights/<run id>.pt (a plain state_dict of float tensors)."""
     identifier = result_or_id if isinstance(result_or_id, str) else result_or_id["id"]
-    return (Path(results_dir) if results_dir else default_results_dir()) / "weights" / f"{identifier}.pt"
+    return (paths.results_dir(results_dir)) / "weights" / f"{identifier}.pt"
 
 
 def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) -> torch.nn.Module:
@@ -128,7 +122,7 @@ def run(
     test set: the result then holds validation numbers only (what choices on the validation split read).
     `retrain` deletes an interrupted run's checkpoint too, unless `resume` (the CLI's default) continues from it.
     """
-    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    results_dir = paths.results_dir(results_dir)
     identifier = run_id(spec, seed, data)
     path = Path(out) if out else results_dir / f"{identifier}.json"
     weights = weights_path(identifier, results_dir)
@@ -246,7 +240,7 @@ def sweep(
     wraps the call in `joblib.parallel_config(backend="dask")` (see README). Results come back in sweep order.
     """
     seeds = list(seeds)
-    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    results_dir = paths.results_dir(results_dir)
     tasks = [(spec, seed) for spec in specs for seed in seeds]
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
 
@@ -312,7 +306,7 @@ class _SweepProgress:
 
 def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
     """Stored results, optionally only one arm's, sorted by name and seed."""
-    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    results_dir = paths.results_dir(results_dir)
     found = [read_json(p) for p in sorted(results_dir.glob("*.json"))]
     if name is not None:
         found = [r for r in found if r["name"] == name]

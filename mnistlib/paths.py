@@ -18,13 +18,17 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 REPORTS_DIR = ROOT / "reports"
 BENCHMARKS_DIR = ROOT / "benchmarks"
 BUILD_DIR = ROOT / "build"
-README = ROOT / "README.md"
 
 
 def data_dir() -> Path:
     """Where MNIST is read and cached: $MNISTLIB_DATA if set, else data/ in the repository (from any directory)."""
     env = os.environ.get("MNISTLIB_DATA")
     return Path(env) if env else ROOT / "data"
+
+
+def results_dir(given: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of run files: `given`, else results/ in the repository (never derived from the data folder)."""
+    return Path(given) if given else RESULTS_DIR
 
 
 def shown(path: str | os.PathLike[str]) -> str:

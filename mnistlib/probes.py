@@ -18,8 +18,9 @@ from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.functional import rotate
 
+from mnistlib import paths
 from mnistlib.data import MEAN, STD, MnistArrays
-from mnistlib.experiments import default_results_dir, load_weights
+from mnistlib.experiments import load_weights
 from mnistlib.io import read_json, write_json
 
 SHIFTS = tuple(range(0, 7))  # pixels, each of the four directions
@@ -72,7 +73,7 @@ def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
 
     Probes every run's stored weights once; the numbers are cached in <results>/why_cnn/robustness.json.
     """
-    results_dir = Path(results_dir) if results_dir else default_results_dir()
+    results_dir = paths.results_dir(results_dir)
     cache_path = results_dir / "why_cnn" / "robustness.json"
     key = hashlib.sha256(json.dumps(PROBE_VERSION, sort_keys=True).encode()).hexdigest()[:10]
     cache = read_json(cache_path) if cache_path.exists() else {}

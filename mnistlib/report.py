@@ -15,7 +15,6 @@ from pathlib import Path
 
 from mnistlib import paths, tables
 from mnistlib.data import MnistArrays, load_mnist
-from mnistlib.experiments import default_results_dir
 from mnistlib.study import COMPARISON_EPOCHS, FULL_EPOCHS, SEEDS, Study
 
 REPO = paths.ROOT
@@ -71,7 +70,7 @@ def setup(
         data = load_mnist(source=data_source, verbose=False)
     chosen = Setup(
         data=data, quick=quick, retrain=retrain, jobs=jobs,
-        results_dir=Path(results_dir) if results_dir else default_results_dir(),
+        results_dir=paths.results_dir(results_dir),
         figures_dir=Path(figures_dir) if figures_dir else FIGURES_DIR,
     )
     if show:

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from mnistlib import paths
 from mnistlib.data import MnistArrays
-from mnistlib.experiments import RunSpec, default_results_dir, run_id, stored_result, sweep
+from mnistlib.experiments import RunSpec, run_id, stored_result, sweep
 from mnistlib.stats import choose_test, compare_arms, holm_adjust, verdict
 from mnistlib.training import TrainSettings
 
@@ -161,7 +162,7 @@ class Study:
 
     def _sweep(self, specs: list[RunSpec], seeds: tuple[int, ...], keep_weights: bool = False) -> list[dict]:
         if not self.train_missing:
-            folder = Path(self.results_dir) if self.results_dir else default_results_dir()
+            folder = paths.results_dir(self.results_dir)
             missing = [f"{spec.name} seed {seed}" for spec in specs for seed in seeds
                        if stored_result(folder / f"{run_id(spec, seed, self.data)}.json", spec, keep_weights) is None]
             if missing:

@@ -24,14 +24,6 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; continuing would only waste time."""
 
 
-def data_identity(data: MnistArrays) -> dict[str, Any]:
-    """What makes two datasets the same for caching and resuming: full MNIST or the sample, and the sizes.
-
-    The path it was read from is left out on purpose: the mirror copied into data/ is the same data.
-    """
-    return {"dataset": "mnist" if data.full else "sample", "n_train": data.n_train, "n_test": data.n_test}
-
-
 def select_device(device: str | torch.device | None = None) -> torch.device:
     """The device asked for, or the best present: cuda, then mps, then cpu."""
     if device not in (None, "auto"):
@@ -277,7 +269,7 @@ def fit(
     history = History()
 
     checkpoint = Path(checkpoint) if checkpoint else None
-    signature = {"settings": settings.to_dict(), "seed": seed, "data": data_identity(data), "model": repr(model)}
+    signature = {"settings": settings.to_dict(), "seed": seed, "data": data.identity(), "model": repr(model)}
     if checkpoint is not None:
         history = History(load_checkpoint(checkpoint, signature, model, optimizer, scheduler, device))
         if log and history.epochs:

@@ -29,7 +29,6 @@ from mnistlib.data import (
     MnistArrays,
     TensorBatches,
     copy_from_mirror,
-    default_data_dir,
     download,
     load_course,
     load_idx_folder,
@@ -612,12 +611,12 @@ def test_sources_are_one_ordered_table() -> None:
 
 def test_default_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "elsewhere"))
-    assert default_data_dir() == tmp_path / "elsewhere"
+    assert paths.data_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv("MNISTLIB_DATA")
     monkeypatch.chdir(tmp_path)
     repo = Path(paths.__file__).resolve().parent.parent
     expected = repo / "data" if (repo / "pyproject.toml").is_file() else tmp_path / "data"
-    assert default_data_dir() == expected
+    assert paths.data_dir() == expected
 
 
 # ------------------------------------------------------------------------------------------------

@@ -119,3 +119,23 @@ def test_verdict_words_in_readme_match_the_adjusted_test(full_study):
         line = next(line for line in block.splitlines() if line.startswith(f"| {row['label']} |"))
         assert line.rstrip(" |").endswith(verdict_text(row)), line
     assert "proof" not in readme.lower()
+
+
+def test_every_stored_run_keeps_the_id_its_spec_gives_today():
+    """A refactor must not change run ids: a changed id would silently retrain (or orphan) every stored run."""
+    from types import SimpleNamespace
+
+    from mnistlib.experiments import RunSpec, run_id
+    from mnistlib.io import read_json
+
+    stored = sorted((REPO / "results").rglob("*.json"))
+    runs = [(path, read_json(path)) for path in stored]
+    runs = [(path, result) for path, result in runs if isinstance(result, dict) and "spec" in result]
+    assert len(runs) >= 100, "expected the committed study runs under results/"
+    for path, result in runs:
+        spec = {**result["spec"], "settings": TrainSettings(**result["spec"]["settings"])}
+        identity = {"dataset": "mnist" if result["data"]["full"] else "sample", "n_train": result["data"]["n_train"],
+                    "n_test": result["data"]["n_test"]}
+        data = SimpleNamespace(identity=lambda identity=identity: identity)
+        assert run_id(RunSpec(**spec), result["seed"], data) == result["id"] == path.stem, path
+        assert MnistArrays(*(torch.zeros(0),) * 4, "idx", "").identity().keys() == identity.keys()

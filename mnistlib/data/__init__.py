@@ -16,7 +16,7 @@ from mnistlib.data.course import MNIST, load_course, read_png_archive
 from mnistlib.data.idx import IDX_FILES, MD5, load_idx_folder, read_idx
 from mnistlib.data.mirror import copy_from_mirror, download
 from mnistlib.data.sample import load_sample, train_val_split
-from mnistlib.data.sources import SOURCE_TABLE, SOURCES, default_data_dir, load_mnist
+from mnistlib.data.sources import SOURCE_TABLE, SOURCES, load_mnist
 
 __all__ = [
     "FULL_SIZES",
@@ -33,7 +33,6 @@ __all__ = [
     "MnistArrays",
     "TensorBatches",
     "copy_from_mirror",
-    "default_data_dir",
     "download",
     "load_course",
     "load_idx_folder",

@@ -67,6 +67,11 @@ class MnistArrays:
         return (f"MnistArrays(source={self.source!r}, train={self.n_train:,}x28x28, test={self.n_test:,}x28x28, "
                 f"origin={origin!r})")
 
+    def identity(self) -> dict[str, Any]:
+        """What makes two datasets the same for run ids, caching and resuming: full MNIST or the sample, and the
+        sizes. Where it was read from is left out on purpose: the mirror copied into data/ is the same data."""
+        return {"dataset": "mnist" if self.full else "sample", "n_train": self.n_train, "n_test": self.n_test}
+
     def info(self) -> dict[str, Any]:
         """Provenance for result JSON files: the kind of source and sizes; never an absolute path of this machine."""
         return {"source": self.source, "full": self.full, "n_train": self.n_train, "n_test": self.n_test}

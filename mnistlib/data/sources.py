@@ -18,11 +18,6 @@ from mnistlib.data.mirror import copy_from_mirror, download
 from mnistlib.data.sample import load_sample
 
 
-def default_data_dir() -> Path:
-    """Where data lives unless told otherwise: $MNISTLIB_DATA, else data/ in the repository (see mnistlib.paths)."""
-    return paths.data_dir()
-
-
 @dataclass(frozen=True)
 class Request:
     """One call of `load_mnist`: where to look and how."""
@@ -142,7 +137,7 @@ def load_mnist(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    req = Request(Path(data_dir) if data_dir is not None else default_data_dir(), explicit=source != "auto",
+    req = Request(Path(data_dir) if data_dir is not None else paths.data_dir(), explicit=source != "auto",
                   download_ok=download_ok, cache=cache, verbose=verbose)
     for row in SOURCE_TABLE:
         if req.explicit and row.name != source or not req.explicit and not row.present(req):
