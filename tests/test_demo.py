@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from mnistlib.demo import demo_html, demo_page
 from mnistlib.experiments import RunSpec, load_weights, run, weights_path
 from mnistlib.models import CustomMLP, LeNet5
+from mnistlib.publish.demo import demo_html, demo_page
 from mnistlib.training import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent

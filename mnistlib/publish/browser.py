@@ -105,13 +105,13 @@ def _browser(browser: Any | None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def offline_page(browser: Any, size: tuple[int, int] = (1280, 800)) -> Iterator[Any]:
+def offline_page(browser: Any, size: tuple[int, int] = (1280, 800), scale: float = 1) -> Iterator[Any]:
     """A fresh page whose requests that leave the machine are refused, with what happened recorded on it.
 
     page.refused: URLs refused; page.failed: local loads that failed; page.errors: script errors and
     console.error messages.
     """
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=scale)
     page = context.new_page()
     page.refused, page.failed, page.errors = [], [], []
 

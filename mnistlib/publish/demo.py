@@ -1,6 +1,6 @@
 """A live demo for class: draw a digit, LeNet-5 and CustomMLP answer in the page, offline.
 
-`demo_html` returns one self-contained HTML fragment (markup, CSS, the JavaScript of mnistlib/demo.js and the
+`demo_html` returns one self-contained HTML fragment (markup, CSS, the JavaScript of mnistlib/publish/demo.js and the
 trained weights as base64 float32), so the same output works as a notebook cell in JupyterLab, in the exported
 report and on its own slide of the reveal.js deck. Inference is plain JavaScript (conv, ReLU, max pool, linear,
 softmax); each model travels as a short program of those layers plus one block of weights.
@@ -12,7 +12,6 @@ import argparse
 import base64
 import html
 import json
-import shutil
 import sys
 import tempfile
 import uuid
@@ -137,7 +136,7 @@ def _markup(uid: str, cards: list[tuple[str, str, str]]) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("mnistlib").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("mnistlib.publish").joinpath(name).read_text(encoding="utf-8")
 
 
 def demo_html(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None = None) -> str:
@@ -189,37 +188,29 @@ SEVEN = ((0.3, 0.2), (0.72, 0.2), (0.45, 0.85))
 
 def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, float]] = SEVEN) -> Path:
     """Open the page in headless Chromium (Playwright, no network), draw `stroke` with the mouse, save the panel."""
-    from playwright.sync_api import sync_playwright
+    from mnistlib.publish.browser import launch, offline_page
 
-    browser_path = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
     png = Path(png)
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory() as tmp, launch() as browser, offline_page(browser, (1100, 480), 2) as page:
         page_file = Path(tmp) / "demo.html"
         page_file.write_text(page_html, encoding="utf-8")
-        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 480}, device_scale_factor=2)
-            offline = lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort()  # noqa: E731
-            page.route("**/*", offline)
-            page.goto(page_file.as_uri())
-            box = page.locator(".mnist-demo-pad").bounding_box()
-            points = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in stroke]
-            page.mouse.move(*points[0])
-            page.mouse.down()
-            for x, y in points[1:]:
-                page.mouse.move(x, y, steps=12)
-            page.mouse.up()
-            page.wait_for_timeout(200)
-            png.parent.mkdir(parents=True, exist_ok=True)
-            page.locator(".mnist-demo").screenshot(path=str(png))
-        finally:
-            browser.close()
+        page.goto(page_file.as_uri())
+        box = page.locator(".mnist-demo-pad").bounding_box()
+        points = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=12)
+        page.mouse.up()
+        page.wait_for_timeout(200)
+        png.parent.mkdir(parents=True, exist_ok=True)
+        page.locator(".mnist-demo").screenshot(path=str(png))
     return png
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the demo as a standalone page (and optionally a screenshot) from the stored seed-0 template runs."""
-    parser = argparse.ArgumentParser(prog="python -m mnistlib.demo", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mnistlib.publish.demo", description=main.__doc__)
     parser.add_argument("--results-dir", type=Path, default=None, help="run store (default results/)")
     parser.add_argument("--out", type=Path, default=Path("reports/demo.html"), help="page to write")
     parser.add_argument("--png", type=Path, default=None, help="also save a screenshot with a drawn 7")
