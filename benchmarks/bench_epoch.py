@@ -45,7 +45,8 @@ from PIL import Image
 from torch import nn
 
 from mnistlib import paths
-from mnistlib.data import MEAN, STD, MnistArrays, TensorBatches, default_data_dir, load_mnist
+from mnistlib.data import MEAN, STD, MnistArrays, TensorBatches, load_mnist
+from mnistlib.data.batches import epoch_order, normalise
 from mnistlib.io import atomic_path, write_json
 from mnistlib.models import LeNet5
 from mnistlib.training import EVAL_BATCH, prepare_model
@@ -167,11 +168,6 @@ def to_tensor_normalize() -> Callable[[Any], torch.Tensor]:
 # Pipelines
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The shuffle of `TensorBatches(shuffle=True, seed=seed)` for this epoch, so every pipeline sees it."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
-
-
 def limited(batches: Iterable, max_batches: int | None) -> Iterable:
     """The first max_batches batches (all of them when None)."""
     return batches if max_batches is None else _Limited(batches, max_batches)
@@ -250,7 +246,7 @@ class _LoaderPipeline(Pipeline):
         self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, epoch: int,
         max_batches: int | None,
     ) -> tuple[float, float]:
-        order = epoch_order(self.data.n_train, self.seed, epoch).tolist()
+        order = epoch_order(self.data.n_train, self.seed, epoch).tolist()  # TensorBatches' shuffle for this epoch
         loader = torch.utils.data.DataLoader(self.train_set, batch_size=self.batch_size, sampler=order)
         return mnistlib_train(model, limited(loader, max_batches), self.device, criterion, optimizer)
 
@@ -293,13 +289,11 @@ class PlainPipeline(Pipeline):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.train_x = self._floats(self.data.train_images)
+        # Normalised once, up front, as the library normalises each batch; then kept as floats on the device.
+        self.train_x = normalise(self.data.train_images).to(self.device)
         self.train_y = self.data.train_labels.to(self.device)
-        self.test_x = self._floats(self.data.test_images)
+        self.test_x = normalise(self.data.test_images).to(self.device)
         self.test_y = self.data.test_labels.to(self.device)
-
-    def _floats(self, images: torch.Tensor) -> torch.Tensor:
-        return images.unsqueeze(1).float().div_(255.0).sub_(MEAN).div_(STD).to(self.device)
 
     def train_epoch(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, epoch: int,
@@ -636,7 +630,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
     """Run every pipeline on every device and batch size; returns the rows per device."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    data_dir = args.data_dir or default_data_dir()
+    data_dir = args.data_dir or paths.data_dir()
     data = subset(load_mnist(data_dir, source=args.source, verbose=False), args.subset)
     log(f"data: {data.describe()}")
     files = prepare_inputs(data, data_dir, args.pipelines, log)

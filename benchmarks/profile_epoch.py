@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import sys
 import time
 import warnings
@@ -23,9 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mnistlib.data import MnistArrays, TensorBatches, default_data_dir, load_mnist
+from mnistlib import paths
+from mnistlib.data import MnistArrays, TensorBatches, load_mnist
 from mnistlib.io import atomic_open
 from mnistlib.models import LeNet5
+from mnistlib.training import prepare_model
 from mnistlib.training import test as mnistlib_test
 from mnistlib.training import train as mnistlib_train
 
@@ -106,7 +107,7 @@ def build(variant: Variant, data: MnistArrays, batch_size: int, state: dict[str,
     model = LeNet5()
     model.load_state_dict(state)
     if variant.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = prepare_model(model, "cpu")  # as fit prepares it: channels_last
     optimizer = _optimizer(model, variant.optimizer)
     run_model: nn.Module = torch.compile(model) if variant.compile else model
     train_batches = TensorBatches(data.train_images, data.train_labels, batch_size, shuffle=True, seed=0)
@@ -208,8 +209,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    data = subset(load_mnist(default_data_dir(), source=args.source, verbose=False), args.subset)
-    state = copy.deepcopy(initial_state(0))
+    data = subset(load_mnist(paths.data_dir(), source=args.source, verbose=False), args.subset)
+    state = initial_state(0)
     threads = torch.get_num_threads()
     info = machine_info(torch.device("cpu"))
     lines = [
