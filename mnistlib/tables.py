@@ -191,7 +191,27 @@ def error_ratio(better: Sequence[float], worse: Sequence[float]) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Generated prose: every number below comes from a Study (or a tuning record)
+# Generated prose: every number below comes from the data, a Study or a tuning record
+
+
+def class_balance(data: Any) -> str:
+    """Notebook 1: split sizes and how far the rarest and commonest training digits are apart."""
+    counts = np.bincount(data.train_labels.numpy(), minlength=10)
+    return (f"The training set has {data.n_train:,} images and the test set {data.n_test:,}. "
+            f"The rarest training digit is a {int(counts.argmin())} ({int(counts.min()):,} images), the commonest a "
+            f"{int(counts.argmax())} ({int(counts.max()):,}): a ratio of {counts.max() / counts.min():.2f}, "
+            "close enough to balanced that plain accuracy is a fair summary.")
+
+
+def normalisation_check(data: Any) -> str:
+    """Notebook 1: the pixel mean and std measured on the training images in use, against the constants."""
+    from mnistlib.data import MEAN, STD
+
+    pixels = data.train_images.float().div(255)
+    return (f"Measured on the {data.n_train:,} training images in use: mean **{pixels.mean().item():.4f}**, standard "
+            f"deviation **{pixels.std().item():.4f}**; the constants used everywhere are {MEAN} and {STD}"
+            + (" (the full training set's values, matched to the fourth decimal)." if data.full else
+               " (the full training set's values; this sample differs slightly)."))
 
 
 def template_paragraph(study: Any) -> str:

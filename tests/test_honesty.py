@@ -110,7 +110,7 @@ def test_committed_notebooks_say_what_results_say(full_study):
 
 @pytest.mark.full_data
 def test_verdict_words_in_readme_match_the_adjusted_test(full_study):
-    from mnistlib.report import README_END, README_START
+    from mnistlib.publish.readme import README_END, README_START
     from mnistlib.tables import verdict_text
 
     readme = (REPO / "README.md").read_text()

@@ -72,6 +72,17 @@ def test_every_notebook_has_a_tagged_parameters_cell():
         assert "QUICK = False" in "".join(tagged[0]["source"])
 
 
+def test_every_code_cell_is_a_few_lines_except_the_parameters_cell():
+    """Notebooks read like a textbook: each code cell a call or two into the package (at most 6 lines)."""
+    for path in notebook_paths():
+        for cell in json.loads(path.read_text())["cells"]:
+            tags = cell["metadata"].get("tags", [])
+            if cell["cell_type"] != "code" or "parameters" in tags or "injected-parameters" in tags:
+                continue
+            lines = [line for line in "".join(cell["source"]).splitlines() if line.strip()]
+            assert len(lines) <= 6, f"{path.name}: a code cell of {len(lines)} lines:\n" + "\n".join(lines)
+
+
 @pytest.mark.notebooks
 @pytest.mark.browser
 def test_real_report_and_slides_render_offline_in_chromium(quick_report, browser):

@@ -2,19 +2,18 @@
 
 import pytest
 
-from mnistlib import tables
+from mnistlib import paths, tables
 from mnistlib.io import write_json
-from mnistlib.report import (
+from mnistlib.publish.readme import (
     BENCH_END,
     BENCH_START,
     README_END,
     README_START,
-    REPO,
     bench_block,
-    markdown_table,
     readme_block,
     update_readme,
 )
+from mnistlib.tables import markdown_table
 
 
 def test_markdown_table():
@@ -48,9 +47,9 @@ def test_committed_readme_matches_committed_results():
 
     if not load_mnist(source="auto", verbose=False).full:
         pytest.skip("needs full MNIST (MNIST_MIRROR or ../shared/mnist) to score the stored runs")
-    text = (REPO / "README.md").read_text()
+    text = (paths.ROOT / "README.md").read_text()
     block = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
-    assert block == readme_block().strip(), "README's results block is stale: run `python -m mnistlib.report --readme`"
+    assert block == readme_block().strip(), "README's results block is stale: run `python -m mnistlib.publish readme`"
 
 
 def _bench_payload(device: str, rows: list[tuple[str, float]]) -> dict:
@@ -88,6 +87,6 @@ def test_update_readme_rewrites_the_bench_block_too(tmp_path):
 
 
 def test_committed_readme_matches_committed_benchmarks():
-    text = (REPO / "README.md").read_text()
+    text = (paths.ROOT / "README.md").read_text()
     block = text.split(BENCH_START, 1)[1].split(BENCH_END, 1)[0].strip()
-    assert block == bench_block().strip(), "README performance block is stale: python -m mnistlib.report --readme"
+    assert block == bench_block().strip(), "README performance block is stale: python -m mnistlib.publish readme"

@@ -1,4 +1,4 @@
-"""python -m mnistlib.publish report|slides|pdf|check|shots|build: the Makefile's publishing commands."""
+"""python -m mnistlib.publish report|slides|pdf|check|shots|readme|build: the Makefile's publishing commands."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     shots.add_argument("deck", type=Path)
     shots.add_argument("--out-dir", type=Path, required=True)
     shots.add_argument("--size", nargs="+", default=["1280x800", "1024x768"], help="WIDTHxHEIGHT, one or more")
+    sub.add_parser("readme", help="rewrite README's generated blocks from results/ and benchmarks/")
     sub.add_parser("build", help="execute the notebooks and export the report (make report); see --help there",
                    add_help=False)
     return parser
@@ -62,6 +63,11 @@ def _run(args: argparse.Namespace) -> int:
         result = browser.check_page(args.html, args.screenshot or args.html.with_suffix(".png"))
         print(json.dumps(result, indent=2))
         return 0 if result["ok"] else 1
+    if args.command == "readme":
+        from mnistlib.publish.readme import update_readme
+
+        print("README.md updated" if update_readme() else "README.md already up to date")
+        return 0
     if args.command == "shots":
         for size in args.size:
             width, height = (int(v) for v in size.lower().split("x"))

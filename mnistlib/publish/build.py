@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mode = "full" if full_data_available() else "sample"
     build_report(mode=mode, retrain=args.retrain, out_dir=args.out_dir, jobs=args.jobs)
     if mode == "full":
-        from mnistlib.report import update_readme
+        from mnistlib.publish.readme import update_readme
 
         print("README.md results block updated" if update_readme() else "README.md results block already up to date")
     return 0
