@@ -32,12 +32,10 @@ __all__ = [
     "compare_arms",
     "holm_adjust",
     "format_mean_std",
-    "format_p",
     "format_pct",
     "paired_test",
     "summarize",
     "verdict",
-    "verdict_sentence",
     "welch_test",
 ]
 
@@ -73,7 +71,7 @@ class Comparison:
     df: float
     p_value: float
     test: str  # "welch" or "paired"
-    verdict: str  # "helps" | "hurts" | "no significant difference"
+    verdict: str  # "helps" | "hurts" | "no effect detected"
     alpha: float
     confidence: float = 0.95
 
@@ -378,34 +376,3 @@ def format_mean_std(values: ArrayLike, digits: int = 2) -> str:
     s = summarize(values)
     spread = f" ± {100 * s.std:.{digits}f}" if s.n > 1 else ""
     return f"{format_pct(s.mean, digits)}{spread}"
-
-
-def format_p(p: float) -> str:
-    """p-value the way papers print it: three decimals, floored at "p < 0.001"."""
-    if math.isnan(p):
-        return "p = nan"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}"
-
-
-def _points(x: float) -> str:
-    """Signed percentage points from a fraction; never "-0.00"."""
-    s = f"{x * 100:+.2f}"
-    return "+0.00" if s == "-0.00" else s
-
-
-def verdict_sentence(arm: str, cmp: Comparison) -> str:
-    """One sentence for a report, every number taken from ``cmp`` (accuracies are fractions 0..1).
-
-    e.g. "Batch norm helps: +0.21 points (95% CI +0.12 to +0.30), Welch's t-test p = 0.002."
-    """
-    test_name = "Welch's t-test" if cmp.test == "welch" else "paired t-test"
-    level = f"{cmp.confidence * 100:g}%"
-    evidence = (
-        f"{_points(cmp.difference)} points ({level} CI {_points(cmp.ci_low)} to {_points(cmp.ci_high)}), "
-        f"{test_name} {format_p(cmp.p_value)}."
-    )
-    if cmp.verdict in (HELPS, HURTS):
-        return f"{arm} {cmp.verdict}: {evidence}"
-    return f"{arm}: {cmp.verdict}, {evidence}"

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mnistlib.augment import RandomAffine
 from mnistlib.stats import HELPS, HURTS, format_mean_std
 from mnistlib.stats import format_pct as pct
+from mnistlib.study import DROPOUT, PUBLISHED_LENET5_ERROR, PUBLISHED_LENET5_ERROR_DISTORTED, WEIGHT_DECAY
 
 TEST_NAMES = {"welch": "Welch's t-test", "paired": "paired t-test"}
 
@@ -240,8 +242,10 @@ def published_table(study: Any) -> str:
         return f"{100 * (1 - values.mean()):.2f}%{spread}"
 
     rows = [
-        {"model": "LeNet-5, LeCun et al. 1998", "error": "0.95%", "note": "published, no distortions"},
-        {"model": "LeNet-5, LeCun et al. 1998", "error": "0.80%", "note": "published, with distortions"},
+        {"model": "LeNet-5, LeCun et al. 1998", "error": pct(PUBLISHED_LENET5_ERROR),
+         "note": "published, no distortions"},
+        {"model": "LeNet-5, LeCun et al. 1998", "error": pct(PUBLISHED_LENET5_ERROR_DISTORTED),
+         "note": "published, with distortions"},
         {"model": "LeNet-5 (ours, template settings)", "error": error("lenet5"),
          "note": f"{study.comparison_epochs} epochs, {len(study.runs('lenet5'))} seeds, mean ± std"},
         {"model": "CustomMLP (ours, template settings)", "error": error("mlp"),
@@ -286,7 +290,8 @@ def arm_findings(study: Any) -> str:
         f"With {rows[0]['n']} seeds per arm, this design detects differences of "
         f"{100 * min(mdes):.2f} to {100 * max(mdes):.2f} points (80% power, at the strictest Holm level "
         f"0.05/{len(rows) - 1}); smaller effects may exist and go unseen. The bootstrap columns also resample "
-        f"the 10,000 test images (paired by image), so they answer for another test set of the same size too."
+        f"the {rows[0].get('n_test', 10_000):,} test images (paired by image), so they answer for another test set "
+        "of the same size too."
     )
     return "\n".join(lines)
 
@@ -295,14 +300,18 @@ def decisions_paragraph(study: Any, records: dict[str, dict[str, Any]]) -> str:
     """In which order the choices were taken, and on what data (validation records from results/tuning)."""
     shape, lr, recipe = records["mlp_shape"], records["lenet_lr"], records["mlp_recipe"]
     n_seeds = len(shape["seeds"])
+    settings, augment = study.specs("arms")[0].settings, RandomAffine()
 
     def grid(record: dict[str, Any]) -> str:
         return ", ".join(c["name"].split(" lr ")[-1] for c in record["candidates"])
 
     return (
-        "1. **Fixed before any run**, from common practice: the arms' rates (dropout 0.25, weight decay 5e-4, "
-        "rotation ±10°, translation 10%, scale 0.9-1.1), 15 epochs with cosine decay, batch 64.\n"
-        f"2. **Chosen on the validation split** (5,000 training images held out, {n_seeds} seeds, the test set never "
+        f"1. **Fixed before any run**, from common practice: the arms' rates (dropout {DROPOUT:g}, weight decay "
+        f"{WEIGHT_DECAY:g}, rotation ±{augment.degrees:g}°, translation {augment.translate:.0%}, scale "
+        f"{augment.scale[0]:g}-{augment.scale[1]:g}), {settings.epochs} epochs with {settings.lr_schedule} decay, "
+        f"batch {settings.batch_size}.\n"
+        f"2. **Chosen on the validation split** ({lr['val_size']:,} training images held out, {n_seeds} seeds, the "
+        "test set never "
         f"scored; mnistlib/tuning.py, records in results/tuning/): CustomMLP's hidden sizes "
         f"(**{shape['winner']}** among {len(shape['candidates'])} shapes within 1% of LeNet-5's parameters), the "
         f"learning rate of all four combined (**{lr['winner'].split(' lr ')[-1]}** from {grid(lr)}), and "
@@ -370,7 +379,8 @@ def lenet_1998_paragraph(study: Any, c3_formula: str, parameters: int) -> str:
     return (
         f"C3 with the 1998 connection table: {c3_formula} parameters; the whole network has {parameters:,}. "
         f"Trained like the template model over {row['n']} seeds it reaches {summary_line(row['values'])} "
-        f"(test error {error:.2f}%, published 0.95%). {finding(row, 'The 1998 C3 against our full C3', MODELS)}"
+        f"(test error {error:.2f}%, published {pct(PUBLISHED_LENET5_ERROR)}). "
+        f"{finding(row, 'The 1998 C3 against our full C3', MODELS)}"
     )
 
 

@@ -146,10 +146,6 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         return {"epochs": list(self.epochs)}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        return cls(epochs=list(data["epochs"]))
-
 
 @dataclass(frozen=True)
 class TrainSettings:

@@ -55,7 +55,7 @@ def test_every_table_and_sentence_builds_from_a_study(planted_study):
 
 def test_decisions_paragraph_names_each_winner_from_its_record(planted_study):
     def record(winner: str, names: list[str]) -> dict:
-        return {"winner": winner, "seeds": [0, 1, 2], "winner_at_edge": winner.endswith("30 epochs"),
+        return {"winner": winner, "seeds": [0, 1, 2], "winner_at_edge": winner.endswith("30 epochs"), "val_size": 5000,
                 "candidates": [{"name": n, "mean_val_acc": 0.99, "val_acc": [0.99] * 3, "parameters": 1}
                                for n in names]}
 
@@ -64,7 +64,8 @@ def test_decisions_paragraph_names_each_winner_from_its_record(planted_study):
                "mlp_recipe": record("mlp lr 0.02 aug 30 epochs", ["mlp lr 0.02 aug 30 epochs"])}
     text = tables.decisions_paragraph(planted_study, records)
     assert "**mlp-78** among 2 shapes" in text and "**0.1** from 0.05, 0.1" in text
-    assert "**mlp lr 0.02 aug 30 epochs**" in text and "3 seeds" in text
+    assert "**mlp lr 0.02 aug 30 epochs**" in text and "3 seeds" in text and "5,000 training images held out" in text
+    assert "dropout 0.25, weight decay 0.0005, rotation ±10°, translation 10%, scale 0.9-1.1" in text
     assert text.count("still on its grid's edge") == 1 and "The recipe winner is still on" in text
     shown = tables.tuning_table(records["mlp_shape"], "hidden sizes")
     assert "**mlp-78** (chosen)" in shown
