@@ -2,7 +2,7 @@
 
 from mnistlib.data import MEAN, MNIST, STD, DataError, MnistArrays, TensorBatches, load_mnist
 from mnistlib.models import CustomMLP, LeNet5, LeNet5Original, count_parameters, parameter_table
-from mnistlib.training import History, TrainSettings, fit, select_device, test, train
+from mnistlib.training import TrainSettings, fit, select_device, test, train
 
 __all__ = [
     "MEAN",
@@ -10,7 +10,6 @@ __all__ = [
     "STD",
     "CustomMLP",
     "DataError",
-    "History",
     "LeNet5",
     "MnistArrays",
     "LeNet5Original",

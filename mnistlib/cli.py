@@ -18,8 +18,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import NoReturn
 
-import torch
-
 from mnistlib import paths
 from mnistlib.checkpoints import CheckpointError
 from mnistlib.data import SOURCES, DataError, load_mnist
@@ -27,7 +25,7 @@ from mnistlib.experiments import RunSpec, run
 from mnistlib.io import describe_os_error
 from mnistlib.models import MODEL_NAMES, build_model
 from mnistlib.study import SEEDS
-from mnistlib.training import TrainingDiverged, TrainSettings
+from mnistlib.training import TrainingDiverged, TrainSettings, select_device
 
 DEFAULTS = {f.name: f.default for f in fields(TrainSettings)}  # the one source of the training defaults
 LR_SCHEDULES = ("constant", "cosine")
@@ -136,23 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_device(device: str) -> None:
     """The device exists on this machine (not just a name torch can parse)."""
-    if device == "auto":
-        return
     try:
-        chosen = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
-    if chosen.type == "cuda":
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif chosen.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise UsageError(f"--device {device}: MPS is not available on this machine (use cpu or auto)")
-    elif chosen.type != "cpu":
-        raise UsageError(f"--device {device}: not supported; use auto, cpu, cuda, cuda:N or mps")
+        select_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device {exc}") from None
 
 
 def check_writable_folder(folder: Path, what: str) -> None:

@@ -24,7 +24,6 @@ from mnistlib.training import (
     EVAL_BATCH,
     TrainSettings,
     fit,
-    predict,
     seed_everything,
     select_device,
 )
@@ -141,7 +140,7 @@ def run(
     history = fit(model, data, spec.settings, seed=seed, device=torch_device, checkpoint=checkpoint, progress=progress,
                   score_test=score_test)
     seconds = time.perf_counter() - start
-    final = history.final
+    final = history[-1]
     result = {
         "id": identifier,
         "name": spec.name,
@@ -158,13 +157,13 @@ def run(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "final_test_acc": final.get("test_acc"),
         "final_test_loss": final.get("test_loss"),
-        "history": history.epochs,
+        "history": history,
     }
     if "val_acc" in final:
         result["final_val_acc"] = final["val_acc"]
     if score_test:
         test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=EVAL_BATCH, device=torch_device)
-        predicted, _ = predict(model, test_batches, torch_device)
+        predicted = predict(model, test_batches, torch_device)
         result["test_predictions"] = "".join(str(int(p)) for p in predicted.tolist())
     if keep_weights:
         with atomic_path(weights) as tmp:
@@ -172,6 +171,13 @@ def run(
     write_json(path, result)
     checkpoint.unlink(missing_ok=True)
     return result
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, batches: Iterable, device: torch.device | str) -> torch.Tensor:
+    """The digit `model` predicts for each image of `batches`, on the CPU, in their order."""
+    model.eval()
+    return torch.cat([model(images.to(device)).argmax(1).cpu() for images, _ in batches])
 
 
 @functools.cache
