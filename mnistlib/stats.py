@@ -29,6 +29,7 @@ __all__ = [
     "min_detectable_effect",
     "seed_correlation",
     "Summary",
+    "adjust_family",
     "compare_arms",
     "holm_adjust",
     "format_mean_std",
@@ -217,6 +218,7 @@ def compare_arms(
     confidence: float = 0.95,
     correct: dict[str, np.ndarray] | None = None,
     n_boot: int = 4000,
+    family: int | None = None,
 ) -> list[dict]:
     """One row per arm, baseline first; the verdict of every row is the Holm-adjusted one, computed only here.
 
@@ -226,7 +228,8 @@ def compare_arms(
     the design detects with 80% power at the strictest Holm level (alpha / number of comparisons).
     With ``correct`` (per arm, a seeds x test-images 0/1 matrix) each row also gets a bootstrap over seeds and
     test images (``boot_*``, see `bootstrap_difference`), Holm-adjusted the same way.
-    The baseline row has difference 0, p-values nan and verdict "baseline".
+    The baseline row has difference 0, p-values nan and verdict "baseline". ``family`` is the number of
+    comparisons the caller will adjust together (`adjust_family`) when it is more than these arms, for ``mde``.
     """
     if test not in TESTS:
         raise ValueError(f"test must be one of {TESTS}, got {test!r}")
@@ -234,7 +237,7 @@ def compare_arms(
         raise KeyError(f"baseline arm {baseline!r} not in results (arms: {sorted(results)})")
     run = welch_test if test == "welch" else paired_test
     others = [k for k in results if k != baseline]
-    family_alpha = alpha / max(1, len(others))
+    family_alpha = alpha / (family or max(1, len(others)))
     rows = []
     for name in [baseline, *others]:
         s = summarize(results[name], confidence)
@@ -252,16 +255,19 @@ def compare_arms(
                                             paired_seeds=test == "paired", confidence=confidence)
                 row.update(boot_diff_ci_low=boot.ci_low, boot_diff_ci_high=boot.ci_high, boot_p=boot.p_value)
         rows.append(row)
-    for key in ("p_value", "boot_p"):
-        if key in rows[-1]:
+    return adjust_family(rows, alpha)
+
+
+def adjust_family(rows: list[dict], alpha: float = 0.05) -> list[dict]:
+    """Holm-adjust the rows' p-values as one family (and their bootstrap p-values, where present), and give each row
+    the verdict of its adjusted p: the one place a verdict is made. A row without a p (the baseline) is "baseline"."""
+    for key, adjusted_key, verdict_key in (("p_value", "p_adjusted", "verdict"),
+                                           ("boot_p", "boot_p_adjusted", "boot_verdict")):
+        if any(key in row for row in rows):
             adjusted = holm_adjust([row.get(key, math.nan) for row in rows])
-            for row, value in zip(rows, adjusted, strict=True):
-                row[key.replace("p_value", "p") + "_adjusted"] = value
-    for row in rows:
-        row["verdict"] = BASELINE if row["arm"] == baseline else verdict(row["p_adjusted"], row["difference"], alpha)
-        if "boot_p_adjusted" in row:
-            row["boot_verdict"] = (BASELINE if row["arm"] == baseline
-                                   else verdict(row["boot_p_adjusted"], row["difference"], alpha))
+            for row, p in zip(rows, adjusted, strict=True):
+                row[adjusted_key] = p
+                row[verdict_key] = BASELINE if math.isnan(p) else verdict(p, row["difference"], alpha)
     return rows
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from mnistlib import paths
 from mnistlib.data import MnistArrays
 from mnistlib.experiments import RunSpec, run_id, stored_result, sweep
-from mnistlib.stats import choose_test, compare_arms, holm_adjust, verdict
+from mnistlib.stats import adjust_family, choose_test, compare_arms
 from mnistlib.training import TrainSettings
 
 COMPARISON_EPOCHS = 10
@@ -192,14 +192,17 @@ class Study:
         return (self.predictions(name) == self.data.test_labels.numpy()).astype(np.float64)
 
     # -- comparisons -----------------------------------------------------------------------------------------
-    def compare(self, names: list[str], baseline: str) -> tuple[list[dict[str, Any]], str, float]:
+    def compare(self, names: list[str], baseline: str, family: int | None = None
+                ) -> tuple[list[dict[str, Any]], str, float]:
         """`compare_arms` over these runs, with the test chosen from the seed correlation and the bootstrap.
 
-        Returns (rows, test, correlation); every row carries its label and its mean validation accuracy.
+        Returns (rows, test, correlation); every row carries its label and its mean validation accuracy. `family`:
+        how many comparisons will be adjusted together, when more than these (for the detectable effect).
         """
         accs = {name: self.accuracies(name) for name in [baseline, *[n for n in names if n != baseline]]}
         test, r = choose_test(accs, baseline)
-        rows = compare_arms(accs, baseline, test=test, correct={name: self.correct(name) for name in accs})
+        rows = compare_arms(accs, baseline, test=test, correct={name: self.correct(name) for name in accs},
+                            family=family)
         for row in rows:
             runs = self.runs(row["arm"])
             row["label"] = ARM_LABELS.get(row["arm"]) or MODEL_LABELS.get(row["arm"], row["arm"])
@@ -242,16 +245,10 @@ class Study:
                  ("lenet5_1998", "lenet5")]
         rows = []
         for name, baseline in pairs:
-            compared, test, r = self.compare([name], baseline)
+            compared, test, r = self.compare([name], baseline, family=len(pairs))
             rows.append({**compared[1], "baseline": baseline, "baseline_label": compared[0]["label"],
                          "baseline_mean": compared[0]["mean"], "test": test, "correlation": r})
-        for row, adjusted in zip(rows, holm_adjust([row["p_value"] for row in rows]), strict=True):
-            row["p_adjusted"] = adjusted
-            row["verdict"] = verdict(adjusted, row["difference"])
-        for row, adjusted in zip(rows, holm_adjust([row["boot_p"] for row in rows]), strict=True):
-            row["boot_p_adjusted"] = adjusted
-            row["boot_verdict"] = verdict(adjusted, row["difference"])
-        return rows
+        return adjust_family(rows)
 
     def targets(self) -> list[dict[str, Any]]:
         """Each target of the assignment beside the measured number, with the adjusted p of the arm picked on

@@ -6,6 +6,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from mnistlib import study, tuning
 from mnistlib.models import CustomMLP, build_model, count_parameters
 from mnistlib.stats import verdict
@@ -84,3 +86,17 @@ def test_targets_use_the_adjusted_p_of_the_arm_picked_on_validation(planted_stud
     assert best["label"] in targets[1]["measured"]
     assert targets[2]["measured"].startswith(f"adjusted p = {best['p_adjusted']:.2g}")
     assert targets[2]["met"] is False  # dropout is worse on test: never "better than the baseline"
+
+
+def test_why_cnn_rows_are_one_holm_family_and_their_detectable_effect_uses_its_level(planted_study: study.Study):
+    """Notebook 6's four comparisons are adjusted together, so what they could detect is judged at 0.05 / 4."""
+    from mnistlib.stats import holm_adjust, min_detectable_effect
+
+    rows = planted_study.why_cnn_rows
+    assert len(rows) == 4
+    assert [row["p_adjusted"] for row in rows] == holm_adjust([row["p_value"] for row in rows])
+    for row in rows:
+        arm, base = planted_study.accuracies(row["arm"]), planted_study.accuracies(row["baseline"])
+        expected = min_detectable_effect(arm, base, 0.05 / 4, paired=row["test"] == "paired")
+        assert row["mde"] == pytest.approx(expected)
+        assert row["mde"] > min_detectable_effect(arm, base, 0.05, paired=row["test"] == "paired")
