@@ -96,33 +96,33 @@ def _p_words(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def _difference_cells(row: dict[str, Any], words: dict[str, str] = TREATMENT) -> dict[str, str]:
+    """The cells every comparison table shares for a row compared with its baseline (difference onwards)."""
+    boot = "boot_diff_ci_low" in row
+    return {
+        "diff": points(row["difference"]), "diff_ci": interval(row["diff_ci_low"], row["diff_ci_high"]),
+        "images": images(row["difference"], row.get("n_test", 10_000)).split(" of ")[0],
+        "mde": "" if math.isnan(row["mde"]) else f"±{100 * row['mde']:.2f}",
+        "p": p_cell(row["p_value"]), "p_adj": p_cell(row["p_adjusted"]),
+        "boot": interval(row["boot_diff_ci_low"], row["boot_diff_ci_high"]) if boot else "",
+        "boot_p": p_cell(row["boot_p_adjusted"]) if boot else "",
+        "verdict": verdict_text(row, words),
+    }
+
+
 def comparison_table(rows: list[dict[str, Any]], baseline_row: bool = True, compact: bool = False) -> str:
     """Arms against a baseline: mean with its CI, difference with its CI and in test images, the detectable
     effect, raw and Holm-adjusted p, the seeds-and-images bootstrap, and the (adjusted) verdict.
 
     `compact` keeps what fits a slide: mean, difference with its CI, Holm p and the verdict.
     """
-    cells = []
-    for row in rows if baseline_row else rows[1:]:
-        is_base = row["verdict"] == "baseline"
-        n_test = row.get("n_test", 10_000)
-        cells.append({
-            "arm": row["label"], "seeds": row["n"], "mean": pct(row["mean"]),
-            "ci": f"{pct(row['ci_low'])} to {pct(row['ci_high'])}" if row["n"] > 1 else "",
-            "diff": "" if is_base else points(row["difference"]),
-            "diff_ci": "" if is_base else interval(row["diff_ci_low"], row["diff_ci_high"]),
-            "images": "" if is_base else images(row["difference"], n_test).split(" of ")[0],
-            "mde": "" if is_base or math.isnan(row["mde"]) else f"±{100 * row['mde']:.2f}",
-            "p": "" if is_base else p_cell(row["p_value"]),
-            "p_adj": "" if is_base else p_cell(row["p_adjusted"]),
-            "boot": "" if is_base or "boot_diff_ci_low" not in row
-            else interval(row["boot_diff_ci_low"], row["boot_diff_ci_high"]),
-            "boot_p": "" if is_base or "boot_p_adjusted" not in row else p_cell(row["boot_p_adjusted"]),
-            "verdict": "baseline" if is_base else verdict_text(row),
-        })
+    cells = [{"arm": row["label"], "seeds": row["n"], "mean": pct(row["mean"]),
+              "ci": f"{pct(row['ci_low'])} to {pct(row['ci_high'])}" if row["n"] > 1 else "",
+              **({"verdict": "baseline"} if row["verdict"] == "baseline" else _difference_cells(row))}
+             for row in (rows if baseline_row else rows[1:])]
     if compact:
         for cell in cells:
-            cell["diff"] = f"{cell['diff']} ({cell['diff_ci']})" if cell["diff"] else ""
+            cell["diff"] = f"{cell['diff']} ({cell['diff_ci']})" if "diff" in cell else ""
         return markdown_table(cells, {"arm": "arm", "mean": f"mean test acc ({rows[0]['n']} seeds)",
                                       "diff": "vs baseline, points (95% CI)", "p_adj": "Holm p", "verdict": "verdict"})
     return markdown_table(cells, {
@@ -134,16 +134,11 @@ def comparison_table(rows: list[dict[str, Any]], baseline_row: bool = True, comp
 
 def pair_table(rows: list[dict[str, Any]]) -> str:
     """Planned comparisons with different baselines (notebook 6): one line per pair."""
-    cells = [{
-        "comparison": f"{row['label']} vs {row['baseline_label']}", "seeds": row["n"],
-        "means": f"{pct(row['mean'])} vs {pct(row['baseline_mean'])}",
-        "diff": f"{points(row['difference'])} ({interval(row['diff_ci_low'], row['diff_ci_high'])})",
-        "images": images(row["difference"], row.get("n_test", 10_000)).split(" of ")[0],
-        "mde": f"±{100 * row['mde']:.2f}" if not math.isnan(row["mde"]) else "",
-        "p_adj": p_cell(row["p_adjusted"]),
-        "boot": interval(row["boot_diff_ci_low"], row["boot_diff_ci_high"]),
-        "verdict": verdict_text(row, MODELS),
-    } for row in rows]
+    cells = [{"comparison": f"{row['label']} vs {row['baseline_label']}", "seeds": row["n"],
+              "means": f"{pct(row['mean'])} vs {pct(row['baseline_mean'])}", **_difference_cells(row, MODELS)}
+             for row in rows]
+    for cell in cells:
+        cell["diff"] = f"{cell['diff']} ({cell['diff_ci']})"
     return markdown_table(cells, {
         "comparison": "comparison", "seeds": "seeds", "means": "mean test acc", "diff": "difference, points (95% CI)",
         "images": "test images", "mde": "detectable", "p_adj": "Holm p", "boot": "bootstrap 95% CI",
