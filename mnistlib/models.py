@@ -209,28 +209,18 @@ def parameter_table(model: nn.Module) -> list[LayerParameters]:
 
 
 def multiply_accumulates(model: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> int:
-    """Multiply-accumulate operations for one image, counted by forward hooks on conv and linear layers."""
-    total = 0
+    """Multiply-accumulates of one forward pass for one image, as torch's FlopCounterMode counts them (half its
+    FLOPs: convolutions and matrix products; pooling, ReLU and batch norm are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            k_h, k_w = module.kernel_size
-            total += output[0].numel() * module.in_channels // module.groups * k_h * k_w
-        elif isinstance(module, nn.Linear):
-            total += module.in_features * module.out_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
     finally:
-        for handle in handles:
-            handle.remove()
         model.train(was_training)
-    return total
+    return counter.get_total_flops() // 2
 
 
 def summary_text(model: nn.Module, input_size: tuple[int, int, int] = (1, 28, 28)) -> str:

@@ -21,25 +21,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = [
-    "Bootstrap",
-    "Comparison",
-    "bootstrap_difference",
-    "choose_test",
-    "min_detectable_effect",
-    "seed_correlation",
-    "Summary",
-    "adjust_family",
-    "compare_arms",
-    "holm_adjust",
-    "format_mean_std",
-    "format_pct",
-    "paired_test",
-    "summarize",
-    "verdict",
-    "welch_test",
-]
-
 HELPS = "helps"
 HURTS = "hurts"
 NO_DIFFERENCE = "no effect detected"
