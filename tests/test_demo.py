@@ -14,7 +14,7 @@ import torch
 
 from mnistlib.experiments import RunSpec, load_weights, run, weights_path
 from mnistlib.models import CustomMLP, LeNet5
-from mnistlib.publish.demo import demo_html, demo_page
+from mnistlib.publish.demo import demo_html, demo_page, draw
 from mnistlib.training import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,14 +87,7 @@ def shown(page, selector: str = ".mnist-demo") -> dict:
 
 
 def stroke(page, points: list[tuple[float, float]], selector: str = ".mnist-demo") -> None:
-    """Draw with the mouse through `points` given as fractions of the drawing pad."""
-    box = page.locator(f"{selector} .mnist-demo-pad").bounding_box()
-    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for x, y in xy[1:]:
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
+    draw(page, points, selector, steps=4)
 
 
 SEVEN = [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]

@@ -186,6 +186,17 @@ def template_runs(results_dir: str | Path | None = None) -> tuple[dict[str, Any]
 SEVEN = ((0.3, 0.2), (0.72, 0.2), (0.45, 0.85))
 
 
+def draw(page: Any, points: Sequence[tuple[float, float]], selector: str = ".mnist-demo", steps: int = 12) -> None:
+    """Draw with the mouse through `points`, given as fractions of the drawing pad's width and height."""
+    box = page.locator(f"{selector} .mnist-demo-pad").bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+
+
 def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, float]] = SEVEN) -> Path:
     """Open the page in headless Chromium (Playwright, no network), draw `stroke` with the mouse, save the panel."""
     from mnistlib.publish.browser import launch, offline_page
@@ -195,13 +206,7 @@ def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, fl
         page_file = Path(tmp) / "demo.html"
         page_file.write_text(page_html, encoding="utf-8")
         page.goto(page_file.as_uri())
-        box = page.locator(".mnist-demo-pad").bounding_box()
-        points = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(x, y, steps=12)
-        page.mouse.up()
+        draw(page, stroke)
         page.wait_for_timeout(200)
         png.parent.mkdir(parents=True, exist_ok=True)
         page.locator(".mnist-demo").screenshot(path=str(png))
