@@ -81,7 +81,7 @@ def run_id(spec: RunSpec, seed: int, data: MnistArrays) -> str:
 def weights_path(result_or_id: dict[str, Any] | str, results_dir: str | Path | None = None) -> Path:
     """Where a run's final weights live: results/weights/<run id>.pt (a plain state_dict of float tensors)."""
     identifier = result_or_id if isinstance(result_or_id, str) else result_or_id["id"]
-    return (paths.results_dir(results_dir)) / "weights" / f"{identifier}.pt"
+    return paths.results_dir(results_dir) / "weights" / f"{identifier}.pt"
 
 
 def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) -> torch.nn.Module:

@@ -135,7 +135,7 @@ def test_median_row_keeps_the_middle_round_and_lists_all(bench):
 
 def test_sweep_benchmark_times_both_configurations_on_the_same_runs(tmp_path, capsys):
     from mnistlib.io import read_json
-    from mnistlib.report import bench_block
+    from mnistlib.publish.readme import bench_block
 
     spec = importlib.util.spec_from_file_location("bench_sweep", REPO / "benchmarks" / "bench_sweep.py")
     bench_sweep = importlib.util.module_from_spec(spec)
