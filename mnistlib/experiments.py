@@ -272,8 +272,20 @@ def sweep(
         by_id = {stored_path[task].stem: task for task in todo}
         for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls):
             done[by_id[result["id"]]] = tracker.done(result)
+        _release_local_workers(n_jobs)
     tracker.close()
     return [done[task] for task in tasks]
+
+
+def _release_local_workers(n_jobs: int) -> None:
+    """Stop joblib's idle worker processes once the sweep is done, rather than keeping them for reuse: in a notebook
+    they would still be in the kernel's process group when Jupyter interrupts it to shut it down, and the build
+    log would show "KeyboardInterrupt caught in kernel" as an ERROR. A Dask or Ray backend is left alone."""
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.parallel import get_active_backend
+
+    if type(get_active_backend()[0]).__name__ == "LokyBackend":
+        get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
 
 
 def _headline(result: dict[str, Any]) -> str:

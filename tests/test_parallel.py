@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,25 @@ def test_sweep_runs_on_a_dask_cluster_through_joblib(tiny: MnistArrays, tmp_path
         on_cluster = sweep(SPECS[:1], [0, 1], tiny, tmp_path / "dask", jobs=2, log=None)
     local = sweep(SPECS[:1], [0, 1], tiny, tmp_path / "local", jobs=2, log=None)
     assert [_without_time(r) for r in on_cluster] == [_without_time(r) for r in local]
+
+
+def _worker_pids() -> set[int]:
+    """joblib (loky) worker processes whose parent is this one, from Linux /proc; the resource trackers, one per
+    process and idle, are not workers."""
+    workers = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat, command = (entry / "stat").read_text(), (entry / "cmdline").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and "LokyProcess" in command:
+                workers.add(int(entry.name))
+    return workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_parallel_sweep_leaves_no_worker_process_behind(tiny: MnistArrays, tmp_path: Path):
+    """Idle joblib workers left alive get Jupyter's shutdown interrupt and print an ERROR in the build log."""
+    sweep(SPECS[:1], [0, 1], tiny, tmp_path, jobs=2, log=None)
+    assert _worker_pids() == set()
