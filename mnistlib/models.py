@@ -1,4 +1,5 @@
-"""The two models of the assignment, a regularized LeNet-5, and parameter/MAC accounting computed from modules."""
+"""The two models of the assignment (LeNet-5 with optional batch norm and dropout), LeNet-5 with the 1998 partial C3,
+and parameter and multiply-accumulate accounting computed from the modules."""
 
 from __future__ import annotations
 

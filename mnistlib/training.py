@@ -1,4 +1,4 @@
-"""Training loop: the template's train/test, and `fit`, which adds history, checkpoints, resume and seeds."""
+"""How a model is trained: the template's train/test, and `fit`, which adds per-epoch records, resume and seeds."""
 
 from __future__ import annotations
 
