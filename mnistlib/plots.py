@@ -310,9 +310,9 @@ def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures
 def augmented_views(images_u8: torch.Tensor, augment: Any, views: int = 3, seed: int = 0
                     ) -> tuple[torch.Tensor, list[str]]:
     """Each digit normalised, then `views` augmented copies of it (for `digit_grid`): images and captions."""
-    from mnistlib.data import MEAN, STD
+    from mnistlib.data.batches import normalise
 
-    batch = (images_u8.float().div(255).sub(MEAN).div(STD)).unsqueeze(1)
+    batch = normalise(images_u8)
     generator = torch.Generator().manual_seed(seed)
     stacked = torch.stack([batch] + [augment(batch, generator) for _ in range(views)], 1).reshape(-1, 1, 28, 28)
     captions = [("original" if k == 0 else f"augmented {k}") for _ in range(len(images_u8)) for k in range(views + 1)]

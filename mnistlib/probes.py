@@ -19,7 +19,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.functional import rotate
 
 from mnistlib import paths
-from mnistlib.data import MEAN, STD, MnistArrays
+from mnistlib.data import MnistArrays
+from mnistlib.data.batches import normalise
 from mnistlib.experiments import load_weights
 from mnistlib.io import read_json, write_json
 
@@ -48,11 +49,11 @@ def turn(images_u8: torch.Tensor, degrees: float) -> torch.Tensor:
 
 @torch.inference_mode()
 def accuracy(model: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch: int = 2000) -> float:
-    """Top-1 accuracy of `model` on uint8 digits, normalised as in training."""
+    """Top-1 accuracy of `model` on uint8 digits, normalised as in training (`normalise`)."""
     model.eval()
     correct = 0
     for start in range(0, len(labels), batch):
-        x = (images_u8[start:start + batch].unsqueeze(1).float() / 255 - MEAN) / STD
+        x = normalise(images_u8[start:start + batch])
         correct += int((model(x).argmax(1) == labels[start:start + batch]).sum())
     return correct / len(labels)
 
@@ -98,7 +99,7 @@ def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
 def feature_maps(model: nn.Module, images_u8: torch.Tensor) -> dict[str, torch.Tensor]:
     """LeNet-5's C1 and C3 activations (after ReLU) for a few digits: {"c1": [N,6,28,28], "c3": [N,16,10,10]}."""
     model.eval()
-    x = (images_u8.unsqueeze(1).float() / 255 - MEAN) / STD
+    x = normalise(images_u8)
     c1 = model.relu(model.c1(x))
     c3 = model.relu(model.c3(model.s2(c1)))
     return {"c1": c1, "c3": c3}

@@ -23,7 +23,6 @@ from mnistlib import paths
 from mnistlib.data import MnistArrays
 from mnistlib.experiments import RunSpec, sweep
 from mnistlib.io import read_json, write_json
-from mnistlib.models import build_model, count_parameters
 from mnistlib.training import TrainSettings
 
 TUNING_SEEDS = (0, 1, 2)
@@ -70,7 +69,8 @@ def validation_means(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     """Per candidate (in first-seen order): final validation accuracy per seed and its mean."""
     table: dict[str, dict[str, Any]] = {}
     for result in results:
-        entry = table.setdefault(result["name"], {"spec": result["spec"], "val_acc": []})
+        entry = table.setdefault(result["name"], {"spec": result["spec"], "parameters": result["parameters"],
+                                                  "val_acc": []})
         entry["val_acc"].append(result["final_val_acc"])
     for entry in table.values():
         entry["mean"] = statistics.fmean(entry["val_acc"])
@@ -120,8 +120,7 @@ def decide(
         "winner_at_edge": more is not None,
         "candidates": [
             {"name": key, "mean_val_acc": entry["mean"], "val_acc": entry["val_acc"], "spec": entry["spec"],
-             "parameters": count_parameters(build_model(entry["spec"]["model"], entry["spec"]["batch_norm"],
-                                                        entry["spec"]["dropout"]))}
+             "parameters": entry["parameters"]}
             for key, entry in means.items()
         ],
     }

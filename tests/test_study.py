@@ -100,3 +100,21 @@ def test_why_cnn_rows_are_one_holm_family_and_their_detectable_effect_uses_its_l
         expected = min_detectable_effect(arm, base, 0.05 / 4, paired=row["test"] == "paired")
         assert row["mde"] == pytest.approx(expected)
         assert row["mde"] > min_detectable_effect(arm, base, 0.05, paired=row["test"] == "paired")
+
+
+def test_decide_records_every_candidate_on_validation_only(sample_data, tmp_path: Path):
+    """A whole decision on a tiny grid: the record names the winner by the rule, each candidate's parameter count,
+    and no run scored the test set."""
+    from mnistlib.data import MnistArrays
+    from mnistlib.io import read_json
+
+    data = MnistArrays(sample_data.train_images[:600], sample_data.train_labels[:600],
+                       sample_data.test_images[:100], sample_data.test_labels[:100], "sample", "")
+    candidates = tuning.mlp_shape_candidates(epochs=1, val_size=100)[:2]
+    record = tuning.decide("shape", candidates, data, seeds=(0,), tuning_dir=tmp_path)
+    assert record == read_json(tmp_path / "shape.json")
+    assert record["winner"] == tuning.winner({c["name"]: {"mean": c["mean_val_acc"]} for c in record["candidates"]})
+    for candidate, spec in zip(record["candidates"], candidates, strict=True):
+        assert candidate["parameters"] == count_parameters(build_model(spec.model))
+    for run in (tmp_path / "runs").glob("*.json"):
+        assert read_json(run)["final_test_acc"] is None
