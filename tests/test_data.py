@@ -97,6 +97,21 @@ def write_tar(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+def write_folder(path: Path, members: dict[str, bytes]) -> Path:
+    """The same members as files under `path` (subfolders made as needed)."""
+    for name, blob in members.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_bytes(blob)
+    return path
+
+
+def write_container(tmp_path: Path, members: dict[str, bytes], container: str) -> Path:
+    """train.tar or a train/ folder holding `members`."""
+    if container == "tar":
+        return write_tar(tmp_path / "train.tar", members)
+    return write_folder(tmp_path / "train", members)
+
+
 def write_png_tar(path: Path, images: torch.Tensor, labels: torch.Tensor, prefix: str = "") -> Path:
     # Stored in reverse, so reading must sort by id; ids 0..9 then 10.. catch text sorting.
     members = {
@@ -279,13 +294,7 @@ def test_bad_png_named_in_error(tmp_path: Path, small: MnistArrays, container: s
         members[name] = png_bytes(np.pad(digit, 2))
     else:
         members[name] = png_bytes(digit)
-    if container == "tar":
-        path = write_tar(tmp_path / "train.tar", members)
-    else:
-        path = tmp_path / "train"
-        path.mkdir()
-        for member, blob in members.items():
-            (path / member).write_bytes(blob)
+    path = write_container(tmp_path, members, container)
     with pytest.raises(DataError, match=problem) as err:
         read_png_archive(path)
     assert name in str(err.value) and str(path) in str(err.value)
@@ -299,11 +308,7 @@ def test_folder_and_tar_read_the_same_nested_files(tmp_path: Path, small: MnistA
     }
     members[".ipynb_checkpoints/3_1-checkpoint.png"] = b"hidden folders are not data"
     members["batch1/._5_2.png"] = b"macOS resource fork"
-    tar = write_tar(tmp_path / "train.tar", members)
-    folder = tmp_path / "train"
-    for name, blob in members.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(blob)
+    tar, folder = write_container(tmp_path, members, "tar"), write_container(tmp_path, members, "folder")
     from_tar, from_folder = read_png_archive(tar), read_png_archive(folder)
     assert len(from_folder[1]) == len(from_tar[1]) == 30
     assert torch.equal(from_folder[0], from_tar[0]) and torch.equal(from_folder[0], small.train_images[:30])
@@ -315,13 +320,7 @@ def test_ids_that_differ_by_zero_padding_are_duplicates(tmp_path: Path, small: M
     """Issue 12.3: 00002_4.png and 2_4.png are the same image id; loading both would count it twice."""
     digit = png_bytes(small.train_images[0].numpy())
     members = {"00002_4.png": digit, "2_4.png": digit, "3_1.png": digit}
-    if container == "tar":
-        path = write_tar(tmp_path / "train.tar", members)
-    else:
-        path = tmp_path / "train"
-        path.mkdir()
-        for name, blob in members.items():
-            (path / name).write_bytes(blob)
+    path = write_container(tmp_path, members, container)
     with pytest.raises(DataError, match="duplicate id") as err:
         read_png_archive(path)
     assert "00002_4.png" in str(err.value) and "2_4.png" in str(err.value)

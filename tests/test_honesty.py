@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from mnistlib.data import MnistArrays, train_val_split
+from mnistlib.data import MEAN, STD, MnistArrays, train_val_split
 from mnistlib.models import CustomMLP, LeNet5, LeNet5Original
 from mnistlib.training import TrainSettings, fit
 
@@ -31,7 +31,7 @@ def test_fit_never_trains_on_the_held_out_validation_images(sample_data: MnistAr
 
     def record(module: nn.Module, inputs: tuple[torch.Tensor]) -> None:
         if module.training:  # undo the normalisation to compare raw digits
-            raw = (inputs[0][:, 0] * 0.3081 + 0.1307) * 255
+            raw = (inputs[0][:, 0] * STD + MEAN) * 255
             seen_in_training.update(bytes(img.round().clamp(0, 255).to(torch.uint8).numpy()) for img in raw)
 
     model.register_forward_pre_hook(record)
