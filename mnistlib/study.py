@@ -162,13 +162,15 @@ class Study:
         return self._cache[group]
 
     def _sweep(self, specs: list[RunSpec], seeds: tuple[int, ...], keep_weights: bool = False) -> list[dict]:
-        if not self.train_missing:
+        if not self.train_missing:  # read each stored run once; any missing one is an error, not a run to train
             folder = paths.results_dir(self.results_dir)
-            missing = [f"{spec.name} seed {seed}" for spec in specs for seed in seeds
-                       if stored_result(folder / f"{run_id(spec, seed, self.data)}.json", spec, keep_weights) is None]
+            stored = {(spec.name, seed): stored_result(folder / f"{run_id(spec, seed, self.data)}.json", spec,
+                                                       keep_weights) for spec in specs for seed in seeds}
+            missing = [f"{name} seed {seed}" for (name, seed), result in stored.items() if result is None]
             if missing:
                 raise FileNotFoundError(f"{folder}: {len(missing)} runs not stored ({', '.join(missing[:5])}, ...); "
                                         "run `make report` to train them")
+            return list(stored.values())
         return sweep(specs, seeds, self.data, self.results_dir, retrain=self.retrain, device=self.device,
                      jobs=self.jobs, keep_weights=keep_weights, log=self.log)
 
