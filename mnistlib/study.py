@@ -1,16 +1,8 @@
 """The study: which runs the report needs, and `Study`, which loads them once and turns them into verdicts.
 
-Three experiments share one run store (results/):
-- the template comparison (notebook 3): LeNet-5 and CustomMLP with the course template's settings;
-- the regularization study (notebook 4): LeNet-5 arms that each change one thing, plus CustomMLP with the recipe
-  chosen on validation;
-- why the convolution wins (notebook 6): both models on permuted pixels, and LeNet-5 with the 1998 partial C3.
-
-The order decisions were taken in, before any test number was read: the arms' rates (dropout 0.25, weight decay
-5e-4, augmentation ranges) were fixed from the literature; CustomMLP's hidden sizes, the tuned arm's learning rate
-and CustomMLP's recipe were chosen on the validation split (mnistlib/tuning.py, records in results/tuning/); the
-statistical test is picked from the seed correlation alone (`stats.choose_test`); the "best arm" of the targets
-is the one with the best mean validation accuracy. Verdicts are Holm-adjusted over the arms (`stats.compare_arms`).
+Three experiments share one run store (results/): the template comparison (notebook 3), the regularization arms and
+the tuned CustomMLP (notebook 4), and why the convolution wins (notebook 6: permuted pixels, the 1998 partial C3).
+Which choices were fixed beforehand and which were made on the validation split: `tables.decisions_paragraph`.
 """
 
 from __future__ import annotations
@@ -26,6 +18,7 @@ import numpy as np
 from mnistlib import paths
 from mnistlib.data import MnistArrays
 from mnistlib.experiments import RunSpec, run_id, stored_result, sweep
+from mnistlib.io import read_json
 from mnistlib.stats import adjust_family, choose_test, compare_arms
 from mnistlib.training import TrainSettings
 
@@ -42,8 +35,14 @@ TUNED_LENET_LR = 0.1  # of 0.05 / 0.1 / 0.2 (results/tuning/lenet_lr.json)
 TUNED_MLP_LR = 0.01  # results/tuning/mlp_recipe.json: lr 0.01, augmentation, 60 epochs
 TUNED_MLP_AUGMENT = True
 TUNED_MLP_EPOCH_FACTOR = 4  # 60 epochs: still at the grid's edge when its extensions stopped (the record says so)
+TUNING_DIR = paths.RESULTS_DIR / "tuning"
 PUBLISHED_LENET5_ERROR = 0.0095  # LeCun et al. 1998, Fig. 9: LeNet-5 without distortions
 PUBLISHED_LENET5_ERROR_DISTORTED = 0.0080  # the same, trained with distortions
+
+
+def load_decision(name: str, tuning_dir: str | Path | None = None) -> dict[str, Any]:
+    """A choice made on the validation split, as scripts/tune_on_validation.py recorded it (every candidate's mean)."""
+    return read_json(Path(tuning_dir or TUNING_DIR) / f"{name}.json")
 
 
 def comparison_specs(epochs: int = COMPARISON_EPOCHS) -> list[RunSpec]:

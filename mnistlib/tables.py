@@ -307,7 +307,7 @@ def decisions_paragraph(study: Any, records: dict[str, dict[str, Any]]) -> str:
         f"batch {settings.batch_size}.\n"
         f"2. **Chosen on the validation split** ({lr['val_size']:,} training images held out, {n_seeds} seeds, the "
         "test set never "
-        f"scored; mnistlib/tuning.py, records in results/tuning/): CustomMLP's hidden sizes "
+        f"scored; scripts/tune_on_validation.py, records in results/tuning/): CustomMLP's hidden sizes "
         f"(**{shape['winner']}** among {len(shape['candidates'])} shapes within 1% of LeNet-5's parameters), the "
         f"learning rate of all four combined (**{lr['winner'].split(' lr ')[-1]}** from {grid(lr)}), and "
         f"CustomMLP's recipe (**{recipe['winner']}**). The rule: the best mean validation accuracy; exact ties go "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -27,6 +30,34 @@ def mirror_dir() -> Path | None:
     env = os.environ.get("MNIST_MIRROR")
     candidate = Path(env) if env else REPO.parent / "shared" / "mnist"
     return candidate if candidate.is_dir() else None
+
+
+def import_script(path: Path) -> ModuleType:
+    """Import a script of benchmarks/ or scripts/ (folders that are not packages) as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def bench() -> ModuleType:
+    """benchmarks/bench_epoch.py."""
+    return import_script(REPO / "benchmarks" / "bench_epoch.py")
+
+
+@pytest.fixture(scope="session")
+def bench_sweep() -> ModuleType:
+    """benchmarks/bench_sweep.py."""
+    return import_script(REPO / "benchmarks" / "bench_sweep.py")
+
+
+@pytest.fixture(scope="session")
+def tuning() -> ModuleType:
+    """scripts/tune_on_validation.py: the choices made on the validation split."""
+    return import_script(REPO / "scripts" / "tune_on_validation.py")
 
 
 def chromium_path() -> str | None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -17,21 +15,6 @@ from mnistlib.data import MnistArrays
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "benchmarks" / "bench_epoch.py"
-
-
-def load_bench() -> ModuleType:
-    """Import the benchmark script as a module (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_epoch", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_epoch"] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return load_bench()
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +116,10 @@ def test_median_row_keeps_the_middle_round_and_lists_all(bench):
     assert rows[0].round_s == []  # the rounds themselves are left as they were
 
 
-def test_sweep_benchmark_times_both_configurations_on_the_same_runs(tmp_path, capsys):
+def test_sweep_benchmark_times_both_configurations_on_the_same_runs(bench_sweep, tmp_path, capsys):
     from mnistlib.io import read_json
     from mnistlib.publish.readme import bench_block
 
-    spec = importlib.util.spec_from_file_location("bench_sweep", REPO / "benchmarks" / "bench_sweep.py")
-    bench_sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_sweep)
     assert bench_sweep.main(["--runs", "2", "--rounds", "1", "--epochs", "1", "--subset", "600", "--cores", "2",
                              "--source", "sample", "--json-dir", str(tmp_path)]) == 0
     payload = read_json(tmp_path / "results-sweep-2cores.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mnistlib import study, tuning
+from mnistlib import study
 from mnistlib.models import CustomMLP, build_model, count_parameters
 from mnistlib.stats import verdict
 
@@ -29,18 +29,18 @@ def test_arms_differ_from_the_protocol_only_where_named():
     assert (tuned.batch_norm, tuned.dropout) == (combined.batch_norm, combined.dropout)
 
 
-def test_every_choice_is_the_validation_winner_in_the_committed_records():
-    shape = tuning.load_decision("mlp_shape", REPO / "results" / "tuning")
+def test_every_choice_is_the_validation_winner_in_the_committed_records(tuning):
+    shape = study.load_decision("mlp_shape", REPO / "results" / "tuning")
     winner = next(c for c in shape["candidates"] if c["name"] == shape["winner"])
     assert build_model(shape["winner"]).state_dict().keys() == CustomMLP().state_dict().keys()
     assert count_parameters(CustomMLP()) == winner["parameters"]
     assert f"{100 * winner['mean_val_acc']:.2f}%" in CustomMLP.__doc__  # the docstring quotes validation numbers
 
-    lenet = tuning.load_decision("lenet_lr", REPO / "results" / "tuning")
+    lenet = study.load_decision("lenet_lr", REPO / "results" / "tuning")
     chosen = next(c for c in lenet["candidates"] if c["name"] == lenet["winner"])
     assert chosen["spec"]["settings"]["lr"] == study.TUNED_LENET_LR and not lenet["winner_at_edge"]
 
-    recipe = tuning.load_decision("mlp_recipe", REPO / "results" / "tuning")
+    recipe = study.load_decision("mlp_recipe", REPO / "results" / "tuning")
     settings = next(c for c in recipe["candidates"] if c["name"] == recipe["winner"])["spec"]["settings"]
     spec = study.tuned_mlp_spec()
     assert (settings["lr"], settings["augment"], settings["epochs"]) == (
@@ -52,11 +52,11 @@ def test_every_choice_is_the_validation_winner_in_the_committed_records():
         assert record["winner"] == tuning.winner({k: {"mean": v} for k, v in means.items()})
 
 
-def test_tuning_winner_breaks_exact_ties_by_grid_order():
+def test_tuning_winner_breaks_exact_ties_by_grid_order(tuning):
     assert tuning.winner({"a": {"mean": 0.98}, "b": {"mean": 0.99}, "c": {"mean": 0.99}}) == "b"
 
 
-def test_a_winner_on_the_grid_edge_extends_the_grid():
+def test_a_winner_on_the_grid_edge_extends_the_grid(tuning):
     base = next(arm for arm in study.regularization_arms() if arm.name == "all_combined")
     grid = tuning.lenet_lr_candidates(base, (0.05, 0.1, 0.2))
     assert tuning._past_the_edge(grid, grid[-1].name, ["lr"]).settings.lr == 0.4
@@ -102,7 +102,7 @@ def test_why_cnn_rows_are_one_holm_family_and_their_detectable_effect_uses_its_l
         assert row["mde"] > min_detectable_effect(arm, base, 0.05, paired=row["test"] == "paired")
 
 
-def test_decide_records_every_candidate_on_validation_only(sample_data, tmp_path: Path):
+def test_decide_records_every_candidate_on_validation_only(tuning, sample_data, tmp_path: Path):
     """A whole decision on a tiny grid: the record names the winner by the rule, each candidate's parameter count,
     and no run scored the test set."""
     from mnistlib.data import MnistArrays
