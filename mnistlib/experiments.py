@@ -20,13 +20,7 @@ from mnistlib import paths
 from mnistlib.data import MnistArrays, TensorBatches
 from mnistlib.io import atomic_path, read_json, write_json
 from mnistlib.models import build_model, count_parameters
-from mnistlib.training import (
-    EVAL_BATCH,
-    TrainSettings,
-    fit,
-    seed_everything,
-    select_device,
-)
+from mnistlib.training import EVAL_BATCH, TrainSettings, fit, seed_everything, select_device
 
 
 @dataclass(frozen=True)
@@ -41,21 +35,13 @@ class RunSpec:
     permutation_seed: int | None = None  # shuffle the 784 pixels of every image by one permutation fixed by this
 
     def describe(self) -> str:
-        parts = [self.model]
-        if self.batch_norm:
-            parts.append("batch norm")
-        if self.dropout:
-            parts.append(f"dropout {self.dropout:g}")
+        """The model and what is switched on, e.g. "lenet5, batch norm, augmentation"."""
         s = self.settings
-        if s.weight_decay:
-            parts.append(f"weight decay {s.weight_decay:g}")
-        if s.augment:
-            parts.append("augmentation")
-        if s.label_smoothing:
-            parts.append(f"label smoothing {s.label_smoothing:g}")
-        if self.permutation_seed is not None:
-            parts.append("permuted pixels")
-        return ", ".join(parts)
+        parts = [(True, self.model), (self.batch_norm, "batch norm"), (self.dropout, f"dropout {self.dropout:g}"),
+                 (s.weight_decay, f"weight decay {s.weight_decay:g}"), (s.augment, "augmentation"),
+                 (s.label_smoothing, f"label smoothing {s.label_smoothing:g}"),
+                 (self.permutation_seed is not None, "permuted pixels")]
+        return ", ".join(text for switched_on, text in parts if switched_on)
 
     def with_settings(self, **changes: Any) -> RunSpec:
         return replace(self, settings=replace(self.settings, **changes))
@@ -99,20 +85,9 @@ def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) 
     return model.eval()
 
 
-def run(
-    spec: RunSpec,
-    seed: int,
-    data: MnistArrays,
-    results_dir: str | Path | None = None,
-    *,
-    retrain: bool = False,
-    device: str | None = None,
-    progress: str = "epoch",
-    out: str | Path | None = None,
-    keep_weights: bool = False,
-    score_test: bool = True,
-    resume: bool = False,
-) -> dict[str, Any]:
+def run(spec: RunSpec, seed: int, data: MnistArrays, results_dir: str | Path | None = None, *, retrain: bool = False,
+        device: str | None = None, progress: str = "epoch", out: str | Path | None = None, keep_weights: bool = False,
+        score_test: bool = True, resume: bool = False) -> dict[str, Any]:
     """Train one (spec, seed) on `data`, or load its stored result; the result is written atomically.
 
     An interrupted run leaves a checkpoint under `results/checkpoints/` and resumes from it next time.
@@ -139,25 +114,13 @@ def run(
     start = time.perf_counter()
     history = fit(model, data, spec.settings, seed=seed, device=torch_device, checkpoint=checkpoint, progress=progress,
                   score_test=score_test)
-    seconds = time.perf_counter() - start
     final = history[-1]
     result = {
-        "id": identifier,
-        "name": spec.name,
-        "description": spec.describe(),
-        "spec": spec.to_dict(),
-        "seed": seed,
-        "data": data.info(),
-        "parameters": count_parameters(model),
-        "device": str(torch_device),
-        "device_name": _device_name(torch_device),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "seconds": seconds,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "final_test_acc": final.get("test_acc"),
-        "final_test_loss": final.get("test_loss"),
-        "history": history,
+        "id": identifier, "name": spec.name, "description": spec.describe(), "spec": spec.to_dict(), "seed": seed,
+        "data": data.info(), "parameters": count_parameters(model), "device": str(torch_device),
+        "device_name": _device_name(torch_device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "seconds": time.perf_counter() - start, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "final_test_acc": final.get("test_acc"), "final_test_loss": final.get("test_loss"), "history": history,
     }
     if "val_acc" in final:
         result["final_val_acc"] = final["val_acc"]
@@ -225,20 +188,10 @@ def _run_in_worker(spec: RunSpec, seed: int, arrays: dict[str, Any], results_dir
     return run(spec, seed, data, results_dir, progress="none", **options)
 
 
-def sweep(
-    specs: Sequence[RunSpec],
-    seeds: Iterable[int],
-    data: MnistArrays,
-    results_dir: str | Path | None = None,
-    *,
-    retrain: bool = False,
-    device: str | None = None,
-    jobs: int | str = 1,
-    keep_weights: bool = False,
-    score_test: bool = True,
-    progress: str = "none",
-    log: Callable[[str], None] | None = print,
-) -> list[dict[str, Any]]:
+def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, results_dir: str | Path | None = None, *,
+          retrain: bool = False, device: str | None = None, jobs: int | str = 1, keep_weights: bool = False,
+          score_test: bool = True, progress: str = "none", log: Callable[[str], None] | None = print
+          ) -> list[dict[str, Any]]:
     """Every spec with every seed; finished runs are loaded, not trained again, so a stopped sweep resumes.
 
     With jobs > 1 (or "auto") the runs still to train go to joblib's workers, each with its share of the

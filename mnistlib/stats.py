@@ -1,14 +1,9 @@
 """Seed-level statistics for comparing training arms, so every verdict in a report is computed, never typed.
 
-Each arm is a training configuration run with several seeds; its data are the final test accuracies
-(fractions in 0..1), one per seed.  An arm is compared against a baseline arm with a two-sided t-test
-(Welch's by default, paired when both arms used the same seeds).
-
-The t statistics are computed here from their textbook formulae rather than taken from
-``scipy.stats.ttest_ind`` / ``ttest_rel`` (the tests check they agree), for one reason: MNIST accuracies
-are multiples of 1/10000, so an arm whose seeds all score the same is realistic, and floating-point
-summation makes numpy report a variance of ~1e-32 instead of 0 for it.  A constant arm is therefore
-detected exactly (all values equal) and given variance 0 and its common value as mean.
+An arm's data are its final test accuracies (fractions), one per seed; it is compared with a baseline arm by a
+two-sided Welch's or paired t-test. The t statistics follow the textbook formulae rather than scipy's `ttest_ind` /
+`ttest_rel` (the tests check they agree): MNIST accuracies are multiples of 1/10000, so an arm whose seeds all score
+the same is realistic, and numpy then reports a variance of ~1e-32 instead of 0. A constant arm is detected exactly.
 """
 
 from __future__ import annotations
@@ -106,12 +101,7 @@ def summarize(values: ArrayLike, confidence: float = 0.95) -> Summary:
     return Summary(n=n, mean=mean, std=std, ci_low=mean - half, ci_high=mean + half, confidence=confidence)
 
 
-def welch_test(
-    arm: ArrayLike,
-    baseline: ArrayLike,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
-) -> Comparison:
+def welch_test(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, confidence: float = 0.95) -> Comparison:
     """Two-sided Welch's t-test (as ``scipy.stats.ttest_ind(equal_var=False)``): arms may differ in spread.
 
     df is Welch–Satterthwaite.  Both arms need at least 2 values (a variance is needed from each).
@@ -125,21 +115,10 @@ def welch_test(
     if a.size < 2 or b.size < 2:
         sizes = f"arm has {a.size}, baseline {b.size}"
         raise ValueError(f"Welch's t-test needs at least 2 values per arm: {sizes}")
-    mean_a, var_a = _mean_var(a)
-    mean_b, var_b = _mean_var(b)
-    diff = mean_a - mean_b
-    se2_a, se2_b = var_a / a.size, var_b / b.size
-    se2 = se2_a + se2_b
-    df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1)) if se2 else math.nan
-    return _t_comparison(mean_a, mean_b, diff, se2, df, "welch", alpha, confidence)
+    return _t_comparison(a, b, False, alpha, confidence)
 
 
-def paired_test(
-    arm: ArrayLike,
-    baseline: ArrayLike,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
-) -> Comparison:
+def paired_test(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, confidence: float = 0.95) -> Comparison:
     """Paired t-test over seeds (a one-sample t-test of arm[i] - baseline[i]): seed i must match in both.
 
     Pairing removes seed-to-seed variation shared by both arms (same init, same data order), so it is
@@ -153,15 +132,25 @@ def paired_test(
         raise ValueError(f"paired test needs the same seeds in each arm: arm has {a.size}, baseline {b.size}")
     if a.size < 2:
         raise ValueError(f"paired test needs at least 2 seeds, got {a.size}")
-    diff, var_d = _mean_var(a - b)
-    return _t_comparison(_mean_var(a)[0], _mean_var(b)[0], diff, var_d / a.size, float(a.size - 1), "paired",
-                         alpha, confidence)
+    return _t_comparison(a, b, True, alpha, confidence)
 
 
-def _t_comparison(mean_a: float, mean_b: float, diff: float, se2: float, df: float, test: str, alpha: float,
-                  confidence: float) -> Comparison:
-    """t, two-sided p and the CI of `diff` from its squared standard error; se2 = 0 collapses the interval
-    (p = 1 if diff is 0, else p = 0, t 0 or ±inf)."""
+def _difference(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, float, float]:
+    """The difference of means, its squared standard error and its degrees of freedom: of the per-seed differences
+    when paired, else Welch–Satterthwaite's (nan when both arms are constant)."""
+    if paired:
+        diff, var = _mean_var(a - b)
+        return diff, var / a.size, float(a.size - 1)
+    se2_a, se2_b = _mean_var(a)[1] / a.size, _mean_var(b)[1] / b.size
+    se2 = se2_a + se2_b
+    df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1)) if se2 else math.nan
+    return _mean_var(a)[0] - _mean_var(b)[0], se2, df
+
+
+def _t_comparison(a: np.ndarray, b: np.ndarray, paired: bool, alpha: float, confidence: float) -> Comparison:
+    """t, two-sided p and the CI of the difference; a standard error of 0 collapses the interval
+    (p = 1 if the difference is 0, else p = 0, t 0 or ±inf)."""
+    diff, se2, df = _difference(a, b, paired)
     if se2 == 0.0:
         t = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
         p, low, high = (1.0 if diff == 0.0 else 0.0), diff, diff
@@ -171,8 +160,9 @@ def _t_comparison(mean_a: float, mean_b: float, diff: float, se2: float, df: flo
         p = float(2.0 * stats.t.sf(abs(t), df))
         half = float(stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
         low, high = diff - half, diff + half
-    return Comparison(arm_mean=mean_a, baseline_mean=mean_b, difference=diff, ci_low=low, ci_high=high, t=t, df=df,
-                      p_value=p, test=test, verdict=verdict(p, diff, alpha), alpha=alpha, confidence=confidence)
+    return Comparison(arm_mean=_mean_var(a)[0], baseline_mean=_mean_var(b)[0], difference=diff, ci_low=low,
+                      ci_high=high, t=t, df=df, p_value=p, test="paired" if paired else "welch",
+                      verdict=verdict(p, diff, alpha), alpha=alpha, confidence=confidence)
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
@@ -191,16 +181,9 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def compare_arms(
-    results: dict[str, list[float]],
-    baseline: str,
-    alpha: float = 0.05,
-    test: str = "welch",
-    confidence: float = 0.95,
-    correct: dict[str, np.ndarray] | None = None,
-    n_boot: int = 4000,
-    family: int | None = None,
-) -> list[dict]:
+def compare_arms(results: dict[str, list[float]], baseline: str, alpha: float = 0.05, test: str = "welch",
+                 confidence: float = 0.95, correct: dict[str, np.ndarray] | None = None, n_boot: int = 4000,
+                 family: int | None = None) -> list[dict]:
     """One row per arm, baseline first; the verdict of every row is the Holm-adjusted one, computed only here.
 
     ``ci_low``/``ci_high`` are the interval of the arm's own mean; ``diff_ci_low``/``diff_ci_high`` the interval of
@@ -252,29 +235,20 @@ def adjust_family(rows: list[dict], alpha: float = 0.05) -> list[dict]:
     return rows
 
 
-def min_detectable_effect(
-    arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, power: float = 0.8, paired: bool = False
-) -> float:
+def min_detectable_effect(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, power: float = 0.8,
+                          paired: bool = False) -> float:
     """The smallest true difference this design would detect with `power` at level `alpha` (two-sided t-test).
 
     (t_{1-alpha/2} + t_{power}) x the standard error of the difference, with the spread measured in the data
     (each arm's variance and Welch's degrees of freedom, as the test uses; the per-seed differences when paired).
     """
     a, b = _as_values(arm, "arm"), _as_values(baseline, "baseline")
-    if paired:
-        if a.size != b.size or a.size < 2:
-            return math.nan
-        _, var = _mean_var(a - b)
-        se, df = math.sqrt(var / a.size), a.size - 1
-    else:
-        if a.size < 2 or b.size < 2:
-            return math.nan
-        se2_a, se2_b = _mean_var(a)[1] / a.size, _mean_var(b)[1] / b.size
-        se = math.sqrt(se2_a + se2_b)
-        if se == 0:
-            return 0.0
-        df = (se2_a + se2_b) ** 2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1))  # Welch's, as the test
-    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
+    if a.size < 2 or b.size < 2 or paired and a.size != b.size:
+        return math.nan
+    _, se2, df = _difference(a, b, paired)
+    if se2 == 0:
+        return 0.0
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * math.sqrt(se2))
 
 
 def seed_correlation(results: dict[str, list[float]], baseline: str) -> float:
@@ -313,14 +287,8 @@ class Bootstrap:
     n_boot: int
 
 
-def bootstrap_difference(
-    correct_arm: np.ndarray,
-    correct_base: np.ndarray,
-    n_boot: int = 4000,
-    paired_seeds: bool = False,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> Bootstrap:
+def bootstrap_difference(correct_arm: np.ndarray, correct_base: np.ndarray, n_boot: int = 4000,
+                         paired_seeds: bool = False, confidence: float = 0.95, seed: int = 0) -> Bootstrap:
     """Two-level bootstrap of mean(arm) - mean(baseline): resample seeds, and test images paired across both arms.
 
     `correct_*` are seeds x images 0/1 matrices (1 = that run classified that test image right). Each replicate

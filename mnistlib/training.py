@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from mnistlib.augment import RandomAffine
 from mnistlib.checkpoints import load_checkpoint, save_checkpoint
 from mnistlib.data import MnistArrays, TensorBatches, train_val_split
 
@@ -58,14 +59,9 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919) % 2**63
 
 
-def train(
-    model: nn.Module,
-    trn_loader: Iterable,
-    device: torch.device | str,
-    criterion: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-) -> tuple[float, float]:
+def train(model: nn.Module, trn_loader: Iterable, device: torch.device | str, criterion: nn.Module,
+          optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+          ) -> tuple[float, float]:
     """One epoch of training; returns (mean loss over samples, accuracy as a fraction, not a percentage).
 
     `scheduler`, if given, steps after every batch (the study's cosine decay); the template passes none.
@@ -75,8 +71,7 @@ def train(
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     for images, labels in trn_loader:
-        images = images.to(device, non_blocking=True)
-        labels = labels.to(device, non_blocking=True)
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = model(images)
         loss = criterion(logits, labels)
@@ -93,18 +88,13 @@ def train(
         raise ValueError("the training loader yielded no batches")
     mean_loss = total_loss.item() / seen
     if not math.isfinite(mean_loss):
-        raise TrainingDiverged(
-            f"training loss became {mean_loss}: the run diverged (try a lower learning rate or batch norm)"
-        )
+        raise TrainingDiverged(f"training loss became {mean_loss}: the run diverged (try a lower learning rate or "
+                               "batch norm)")
     return mean_loss, correct.item() / seen
 
 
-def test(
-    model: nn.Module,
-    tst_loader: Iterable,
-    device: torch.device | str,
-    criterion: nn.Module,
-) -> tuple[float, float]:
+def test(model: nn.Module, tst_loader: Iterable, device: torch.device | str, criterion: nn.Module
+         ) -> tuple[float, float]:
     """Evaluate without gradients; returns (mean loss over samples, accuracy as a fraction)."""
     model.eval()
     total_loss = torch.zeros((), device=device)
@@ -112,8 +102,7 @@ def test(
     seen = 0
     with torch.inference_mode():
         for images, labels in tst_loader:
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             logits = model(images)
             total_loss += criterion(logits, labels) * labels.numel()
             correct += (logits.argmax(1) == labels).sum()
@@ -147,18 +136,13 @@ class TrainSettings:
 
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
     """SGD with momentum, as the template; weight decay skips biases and batch-norm parameters."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [
-        {"params": decay, "weight_decay": settings.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": settings.weight_decay},
+              {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
     return torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum)
 
 
-def _make_scheduler(
-    optimizer: torch.optim.Optimizer, settings: TrainSettings, steps_per_epoch: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
+def _make_scheduler(optimizer: torch.optim.Optimizer, settings: TrainSettings, steps_per_epoch: int
+                    ) -> torch.optim.lr_scheduler.LRScheduler | None:
     if settings.lr_schedule == "constant":
         return None
     if settings.lr_schedule == "cosine":
@@ -168,11 +152,7 @@ def _make_scheduler(
 
 
 def _use_bar(progress: str) -> bool:
-    if progress == "bar":
-        return True
-    if progress == "auto":
-        return sys.stderr.isatty() and "ipykernel" not in sys.modules
-    return False
+    return progress == "bar" or progress == "auto" and sys.stderr.isatty() and "ipykernel" not in sys.modules
 
 
 def format_epoch(record: dict[str, float], epochs: int) -> str:
@@ -200,18 +180,9 @@ def prepare_model(model: nn.Module, device: torch.device | str) -> nn.Module:
     return model
 
 
-def fit(
-    model: nn.Module,
-    data: MnistArrays,
-    settings: TrainSettings | None = None,
-    *,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-    checkpoint: str | Path | None = None,
-    progress: str = "auto",
-    log: Callable[[str], None] | None = print,
-    score_test: bool = True,
-) -> list[dict[str, float]]:
+def fit(model: nn.Module, data: MnistArrays, settings: TrainSettings | None = None, *, seed: int = 0,
+        device: str | torch.device | None = None, checkpoint: str | Path | None = None, progress: str = "auto",
+        log: Callable[[str], None] | None = print, score_test: bool = True) -> list[dict[str, float]]:
     """Train `model` on `data` and return its history: one record per epoch (losses, accuracies, seconds, lr).
 
     The data stay on the device as uint8 tensors and are normalised (and augmented, if asked) per batch there.
@@ -220,22 +191,18 @@ def fit(
     `progress` is "auto" (a bar in a terminal, one line per epoch elsewhere), "bar", "epoch" or "none".
     `score_test=False` never touches the test set (for choices made on the validation split).
     """
-    from mnistlib.augment import RandomAffine
-
     settings = settings or TrainSettings()
     device = select_device(device)
     prepare_model(model, device)
     train_images, train_labels = data.train_images, data.train_labels
     val_batches = None
     if settings.val_size:
-        (train_images, train_labels), (val_images, val_labels) = train_val_split(
-            train_images, train_labels, settings.val_size, seed
-        )
+        (train_images, train_labels), (val_images, val_labels) = train_val_split(train_images, train_labels,
+                                                                                 settings.val_size, seed)
         val_batches = TensorBatches(val_images, val_labels, batch_size=EVAL_BATCH, device=device)
     augment = RandomAffine() if settings.augment else None
-    train_batches = TensorBatches(
-        train_images, train_labels, settings.batch_size, shuffle=True, device=device, augment=augment, seed=seed
-    )
+    train_batches = TensorBatches(train_images, train_labels, settings.batch_size, shuffle=True, device=device,
+                                  augment=augment, seed=seed)
     test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=EVAL_BATCH, device=device)
     optimizer = make_optimizer(model, settings)
     scheduler = _make_scheduler(optimizer, settings, len(train_batches))
