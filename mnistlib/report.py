@@ -43,16 +43,8 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)  # progress of runs still to train; nothing when all are stored
 
 
-def setup(
-    quick: bool = False,
-    retrain: bool = False,
-    jobs: int | str = "auto",
-    data_source: str = "auto",
-    results_dir: str | Path | None = None,
-    figures_dir: str | Path | None = None,
-    *,
-    show: bool = True,
-) -> Setup:
+def setup(quick: bool = False, retrain: bool = False, jobs: int | str = "auto", data_source: str = "auto",
+          results_dir: str | Path | None = None, figures_dir: str | Path | None = None, *, show: bool = True) -> Setup:
     """Load the data for a notebook and say, at the top, which data and mode every number below comes from.
 
     The arguments are the notebook's parameters cell, in its order. Quick mode (the tests) reads the 5,000-digit
@@ -63,11 +55,8 @@ def setup(
     with warnings.catch_warnings():  # the banner below says it louder, in the notebook's own words
         warnings.simplefilter("ignore", UserWarning)
         data = load_mnist(source=data_source, verbose=False)
-    chosen = Setup(
-        data=data, quick=quick, retrain=retrain, jobs=jobs,
-        results_dir=paths.results_dir(results_dir),
-        figures_dir=Path(figures_dir) if figures_dir else paths.FIGURES_DIR,
-    )
+    chosen = Setup(data, quick, retrain, jobs, paths.results_dir(results_dir),
+                   Path(figures_dir) if figures_dir else paths.FIGURES_DIR)
     if show:
         _crisp_inline_figures()
         md(banner(chosen), slides=False)

@@ -63,9 +63,8 @@ def why_cnn_specs(epochs: int = COMPARISON_EPOCHS) -> list[RunSpec]:
 
 def regularization_arms(epochs: int = FULL_EPOCHS, batch_size: int = 64, val_size: int = VAL_SIZE) -> list[RunSpec]:
     """Baseline LeNet-5, each technique alone, then combined; the baseline comes first."""
-    base = TrainSettings(
-        epochs=epochs, batch_size=batch_size, lr_schedule="cosine", val_size=val_size, test_every_epoch=False
-    )
+    base = TrainSettings(epochs=epochs, batch_size=batch_size, lr_schedule="cosine", val_size=val_size,
+                         test_every_epoch=False)
     arms = [
         RunSpec("baseline", settings=base),
         RunSpec("batch_norm", batch_norm=True, settings=base),
@@ -82,10 +81,8 @@ def regularization_arms(epochs: int = FULL_EPOCHS, batch_size: int = 64, val_siz
 
 def tuned_mlp_spec(epochs: int = FULL_EPOCHS, val_size: int = VAL_SIZE) -> RunSpec:
     """CustomMLP with the recipe that won on validation: learning rate, augmentation and epochs."""
-    settings = TrainSettings(
-        epochs=TUNED_MLP_EPOCH_FACTOR * epochs, lr=TUNED_MLP_LR, augment=TUNED_MLP_AUGMENT, lr_schedule="cosine",
-        val_size=val_size, test_every_epoch=False,
-    )
+    settings = TrainSettings(epochs=TUNED_MLP_EPOCH_FACTOR * epochs, lr=TUNED_MLP_LR, augment=TUNED_MLP_AUGMENT,
+                             lr_schedule="cosine", val_size=val_size, test_every_epoch=False)
     return RunSpec("mlp_tuned", model="mlp", settings=settings)
 
 
@@ -152,12 +149,8 @@ class Study:
     def group(self, group: str) -> list[dict[str, Any]]:
         """Every (spec, seed) of a group: stored runs loaded, missing ones trained (jobs in parallel)."""
         if group not in self._cache:
-            seeds = self.seeds
-            specs = self.specs(group)
-            if group == "why_cnn":  # the first seeds of the template runs: permuted pixels and the 1998 C3
-                self._cache[group] = self._sweep(specs, seeds[:len(WHY_CNN_SEEDS)])
-            else:
-                self._cache[group] = self._sweep(specs, seeds, keep_weights=group == "template")
+            seeds = self.seeds[:len(WHY_CNN_SEEDS)] if group == "why_cnn" else self.seeds  # why-CNN: the first seeds
+            self._cache[group] = self._sweep(self.specs(group), seeds, keep_weights=group == "template")
         return self._cache[group]
 
     def _sweep(self, specs: list[RunSpec], seeds: tuple[int, ...], keep_weights: bool = False) -> list[dict]:

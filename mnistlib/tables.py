@@ -153,14 +153,10 @@ def targets_table(targets: list[dict[str, Any]]) -> str:
 
 def tuning_table(record: dict[str, Any], what: str = "candidate") -> str:
     """A validation decision: every candidate's mean validation accuracy (and per seed), the winner marked."""
-    cells = []
-    for cand in sorted(record["candidates"], key=lambda c: -c["mean_val_acc"]):
-        cells.append({
-            "name": f"**{cand['name']}** (chosen)" if cand["name"] == record["winner"] else cand["name"],
-            "params": f"{cand['parameters']:,}",
-            "mean": pct(cand["mean_val_acc"]),
-            "seeds": " / ".join(pct(v) for v in cand["val_acc"]),
-        })
+    cells = [{"name": f"**{cand['name']}** (chosen)" if cand["name"] == record["winner"] else cand["name"],
+              "params": f"{cand['parameters']:,}", "mean": pct(cand["mean_val_acc"]),
+              "seeds": " / ".join(pct(v) for v in cand["val_acc"])}
+             for cand in sorted(record["candidates"], key=lambda c: -c["mean_val_acc"])]
     return markdown_table(cells, {"name": what, "params": "parameters",
                                   "mean": f"mean validation acc ({len(record['seeds'])} seeds)",
                                   "seeds": "per seed"})
@@ -175,11 +171,6 @@ def epoch_table(runs: list[dict[str, Any]]) -> str:
                                          else f"{v:.1f}") for c, v in row.items()}}
             for epoch, row in means.iterrows()]
     return markdown_table(rows, {"epoch": "epoch", **{c: c.replace("_acc", " acc").replace("_", " ") for c in columns}})
-
-
-def summary_line(values: Sequence[float]) -> str:
-    """Mean ± std in percent for a set of per-seed accuracies."""
-    return format_mean_std(list(values))
 
 
 def error_ratio(better: Sequence[float], worse: Sequence[float]) -> float:
@@ -218,9 +209,9 @@ def template_paragraph(study: Any) -> str:
            for name in ("lenet5", "mlp")}
     return (
         f"After {study.comparison_epochs} epochs with the template's settings, LeNet-5 ({lenet['parameters']:,} "
-        f"parameters) reaches **{summary_line(lenet['values'])}** test accuracy and CustomMLP ({mlp['parameters']:,} "
-        f"parameters) **{summary_line(mlp['values'])}** (mean ± std over {lenet['n']} seeds). "
-        f"{finding(lenet, 'LeNet-5 against CustomMLP', MODELS)} CustomMLP makes "
+        f"parameters) reaches **{format_mean_std(lenet['values'])}** test accuracy and CustomMLP "
+        f"({mlp['parameters']:,} parameters) **{format_mean_std(mlp['values'])}** (mean ± std over {lenet['n']} "
+        f"seeds). {finding(lenet, 'LeNet-5 against CustomMLP', MODELS)} CustomMLP makes "
         f"{error_ratio(lenet['values'], mlp['values']):.2f} times LeNet-5's test errors. {_test_choice(test, r)} "
         f"The gap between the last epoch's training accuracy and the test accuracy is "
         f"{100 * gap['lenet5']:.2f} points for LeNet-5 and {100 * gap['mlp']:.2f} for the MLP.\n\n"
@@ -373,7 +364,7 @@ def lenet_1998_paragraph(study: Any, c3_formula: str, parameters: int) -> str:
     error = 100 * (1 - row["mean"])
     return (
         f"C3 with the 1998 connection table: {c3_formula} parameters; the whole network has {parameters:,}. "
-        f"Trained like the template model over {row['n']} seeds it reaches {summary_line(row['values'])} "
+        f"Trained like the template model over {row['n']} seeds it reaches {format_mean_std(row['values'])} "
         f"(test error {error:.2f}%, published {pct(PUBLISHED_LENET5_ERROR)}). "
         f"{finding(row, 'The 1998 C3 against our full C3', MODELS)}"
     )

@@ -13,6 +13,7 @@ from mnistlib.publish.readme import (
     readme_block,
     update_readme,
 )
+from mnistlib.stats import format_mean_std
 from mnistlib.tables import markdown_table
 
 
@@ -24,7 +25,7 @@ def test_markdown_table():
 def test_readme_block_is_computed_from_the_study(planted_study):
     block = readme_block(planted_study)
     (mlp, lenet), _, _ = planted_study.template_comparison
-    assert f"LeNet-5 ({lenet['parameters']:,} parameters) reaches **{tables.summary_line(lenet['values'])}**" in block
+    assert f"LeNet-5 ({lenet['parameters']:,} parameters) reaches **{format_mean_std(lenet['values'])}**" in block
     assert tables.comparison_table(planted_study.arm_rows) in block  # the same builder as notebook 4
     assert tables.targets_table(planted_study.targets()) in block
     assert tables.pair_table(planted_study.why_cnn_rows) in block

@@ -10,6 +10,7 @@ from pathlib import Path
 from mnistlib import paths, tables
 from mnistlib.data import load_mnist
 from mnistlib.io import atomic_open, read_json
+from mnistlib.stats import format_mean_std
 from mnistlib.study import Study
 from mnistlib.tables import markdown_table
 
@@ -28,8 +29,8 @@ def readme_block(study: Study | None = None) -> str:
     mlp, lenet = rows
     lines = [
         f"With the template's settings ({study.comparison_epochs} epochs, SGD 0.01, momentum 0.9, batch 64) LeNet-5 "
-        f"({lenet['parameters']:,} parameters) reaches **{tables.summary_line(lenet['values'])}** test accuracy and "
-        f"CustomMLP ({mlp['parameters']:,} parameters) **{tables.summary_line(mlp['values'])}** (mean ± std over "
+        f"({lenet['parameters']:,} parameters) reaches **{format_mean_std(lenet['values'])}** test accuracy and "
+        f"CustomMLP ({mlp['parameters']:,} parameters) **{format_mean_std(mlp['values'])}** (mean ± std over "
         f"{lenet['n']} seeds): the MLP makes {tables.error_ratio(lenet['values'], mlp['values']):.1f} times as many "
         f"errors. " + tables.finding(lenet, "LeNet-5 against CustomMLP", tables.MODELS),
         "",
