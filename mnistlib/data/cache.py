@@ -16,15 +16,13 @@ from mnistlib.data.arrays import TENSOR_KEYS, DataError, MnistArrays, check_spli
 from mnistlib.io import atomic_path
 
 CACHE_VERSION = 2  # 2: keyed on content (1 was keyed on mtimes)
+_DTYPES = {key: torch.int64 if key.endswith("labels") else torch.uint8 for key in TENSOR_KEYS}
 
 
 def content_signature(inputs: list[Path]) -> dict[str, Any]:
-    """What the cache is keyed on: the content of the inputs (SHA-256 over every byte), never their mtimes.
-
-    A tar or IDX file is hashed whole; a folder hashes every file in it with its path relative to the folder,
-    so a renamed, added, removed or edited file changes the key even when sizes and mtimes were kept (`cp -p`,
-    `rsync -a`). Hashing reads the input once (about 0.05 s per 60 MB here), far less than decoding it again.
-    """
+    """What the cache is keyed on: SHA-256 over every byte of the inputs (a folder's files with their relative
+    paths), never mtimes, so a renamed, added or edited file changes the key even after `cp -p` or `rsync -a`.
+    Hashing reads the input once (about 0.05 s per 60 MB here), far less than decoding it again."""
     digest = hashlib.sha256()
     names: list[str] = []
     for root in inputs:
@@ -42,48 +40,31 @@ def content_signature(inputs: list[Path]) -> dict[str, Any]:
     return {"inputs": names, "sha256": digest.hexdigest()}
 
 
-def load_cache(
-    cache_file: Path, signature: dict[str, Any], verbose: bool
-) -> dict[str, torch.Tensor] | None:
+def load_cache(cache_file: Path, signature: dict[str, Any], verbose: bool) -> dict[str, torch.Tensor] | None:
     """Tensors from the cache if it exists, is intact and matches the inputs; else None."""
     if not cache_file.is_file():
         return None
     try:
         obj = torch.load(cache_file, map_location="cpu", weights_only=True)
-        ok = (
-            isinstance(obj, dict)
-            and obj.get("version") == CACHE_VERSION
-            and all(isinstance(obj.get(k), torch.Tensor) for k in TENSOR_KEYS)
-        )
+        ok = isinstance(obj, dict) and obj.get("version") == CACHE_VERSION
+        ok = ok and all(isinstance(obj.get(k), torch.Tensor) and obj[k].dtype == dtype for k, dtype in _DTYPES.items())
         if ok:
             for split in ("train", "test"):
-                imgs, lbls = obj[f"{split}_images"], obj[f"{split}_labels"]
-                ok = ok and imgs.dtype == torch.uint8 and lbls.dtype == torch.int64
-                check_split(imgs, lbls, str(cache_file), str(cache_file))
+                check_split(obj[f"{split}_images"], obj[f"{split}_labels"], str(cache_file), str(cache_file))
     except Exception as exc:  # truncated/corrupt pickles raise many types
-        if verbose:
-            why = f"{type(exc).__name__}: {exc}"[:200]
-            print(f"mnistlib: cache {cache_file} is unreadable ({why}); rebuilding it", file=sys.stderr)
-        return None
-    if not ok:
-        if verbose:
-            print(f"mnistlib: cache {cache_file} has an unexpected layout; rebuilding it", file=sys.stderr)
-        return None
-    if obj["signature"] != signature:
-        if verbose:
-            print(f"mnistlib: inputs changed since {cache_file} was written; rebuilding it", file=sys.stderr)
-        return None
-    return {k: obj[k] for k in TENSOR_KEYS}
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        why = f"cache {cache_file} is unreadable ({detail})"
+    else:
+        if ok and obj.get("signature") == signature:
+            return {k: obj[k] for k in TENSOR_KEYS}
+        why = f"inputs changed since {cache_file} was written" if ok else f"cache {cache_file} has an unexpected layout"
+    if verbose:
+        print(f"mnistlib: {why}; rebuilding it", file=sys.stderr)
+    return None
 
 
-def cached(
-    kind: str,
-    data_dir: Path,
-    inputs: list[Path],
-    build: Callable[[], MnistArrays],
-    cache: bool,
-    verbose: bool,
-) -> MnistArrays:
+def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], MnistArrays], cache: bool,
+           verbose: bool) -> MnistArrays:
     """build() once, then serve decoded tensors from <data>/cache/<kind>.pt while the inputs are unchanged."""
     if not cache:
         return build()

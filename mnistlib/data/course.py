@@ -21,7 +21,7 @@ _PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
 
 
 def _sort_key(ident: str) -> tuple[int, int, str]:
-    """Numeric ids sort numerically (2 before 10); anything else sorts after them, as text."""
+    """Numeric ids sort numerically (2 before 10, 00002 and 2 being the same id); anything else after them, as text."""
     return (0, int(ident), "") if ident.isdigit() else (1, 0, ident)
 
 
@@ -49,10 +49,8 @@ def _decode_png(blob: bytes, where: str) -> np.ndarray:
             if img.format != "PNG":
                 raise DataError(f"{where}: not a PNG (it is {img.format})")
             if img.mode != "L" or img.size != (28, 28):
-                raise DataError(
-                    f"{where}: image is {img.size[0]}x{img.size[1]} mode {img.mode!r}, "
-                    "expected 28x28 grayscale (mode 'L')"
-                )
+                raise DataError(f"{where}: image is {img.size[0]}x{img.size[1]} mode {img.mode!r}, "
+                                "expected 28x28 grayscale (mode 'L')")
             return np.asarray(img, dtype=np.uint8)
     except DataError:
         raise
@@ -88,41 +86,29 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such tar file or folder")
-    ids: list[str] = []
-    labels: list[int] = []
-    images: list[np.ndarray] = []
-    seen: dict[str, str] = {}
+    found: dict[tuple[int, int, str], tuple[str, np.ndarray, int]] = {}  # sort key -> (where, image, label)
     for name, where, read in _iter_pngs(path):
         parsed = _parse_name(name, where)
         if parsed is None:
             continue
         ident, label = parsed
-        key = str(int(ident)) if ident.isdigit() else ident  # 00002 and 2 are the same image id
-        if key in seen:
-            raise DataError(f"{where}: duplicate id {ident!r} (also in {seen[key]})")
-        seen[key] = where
-        images.append(_decode_png(read(), where))
-        ids.append(ident)
-        labels.append(label)
-    if not images:
+        key = _sort_key(ident)
+        if key in found:
+            raise DataError(f"{where}: duplicate id {ident!r} (also in {found[key][0]})")
+        found[key] = (where, _decode_png(read(), where), label)
+    if not found:
         kind = "folder" if path.is_dir() else "tar archive"
         raise DataError(f"{path}: empty {kind}: no '{{id}}_{{label}}.png' files")
-    order = sorted(range(len(ids)), key=lambda i: _sort_key(ids[i]))
-    stacked = np.stack(images)[order]
-    return torch.from_numpy(stacked), torch.tensor(labels, dtype=torch.int64)[order]
+    ordered = [found[key] for key in sorted(found)]
+    images = np.stack([image for _, image, _ in ordered])
+    return torch.from_numpy(images), torch.tensor([label for *_, label in ordered], dtype=torch.int64)
 
 
 def course_inputs(data_dir: Path) -> dict[str, Path] | None:
     """train/test archives in data_dir (a tar preferred over a folder), or None if either is missing."""
-    found = {}
-    for split in ("train", "test"):
-        for candidate in (data_dir / f"{split}.tar", data_dir / split):
-            if candidate.exists():
-                found[split] = candidate
-                break
-        else:
-            return None
-    return found
+    found = {split: next((c for c in (data_dir / f"{split}.tar", data_dir / split) if c.exists()), None)
+             for split in ("train", "test")}
+    return None if None in found.values() else found
 
 
 def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
@@ -131,9 +117,7 @@ def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
     inputs = course_inputs(data_dir)
     if inputs is None:
         raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
-    train_images, train_labels = read_png_archive(inputs["train"])
-    test_images, test_labels = read_png_archive(inputs["test"])
-    return MnistArrays(train_images, train_labels, test_images, test_labels, "course", str(data_dir))
+    return MnistArrays(*read_png_archive(inputs["train"]), *read_png_archive(inputs["test"]), "course", str(data_dir))
 
 
 class MNIST(torch.utils.data.Dataset):

@@ -14,12 +14,8 @@ import torch
 from mnistlib.data.arrays import DataError, MnistArrays, check_split
 
 # Canonical MNIST files and the md5 of their decompressed content.
-IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
+IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+             "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
@@ -30,14 +26,12 @@ _IDX_LABEL_MAGIC = 0x00000801
 _IDX_IMAGE_MAGIC = 0x00000803
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
-    """Whole file content, transparently gunzipped when it is gzip (by magic, not by name)."""
+def read_content(path: Path) -> bytes:
+    """Whole file content, gunzipped when it is gzip (by magic, not by name): IDX files and the mirror's copies."""
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if raw[:2] != b"\x1f\x8b":
         if path.suffix == ".gz":
             raise DataError(f"{path}: named .gz but is not gzip-compressed")
@@ -51,15 +45,13 @@ def _read_maybe_gzip(path: Path) -> bytes:
 def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
     """Decode one uint8 IDX file (.gz or plain), refusing anything that is not exactly well-formed."""
     path = Path(path)
-    data = _read_maybe_gzip(path)
+    data = read_content(path)
     if len(data) < 4:
         raise DataError(f"{path}: too short for an IDX header ({len(data)} bytes)")
     magic = int.from_bytes(data[:4], "big")
     if magic not in (_IDX_LABEL_MAGIC, _IDX_IMAGE_MAGIC):
-        raise DataError(
-            f"{path}: wrong IDX magic number 0x{magic:08x} "
-            f"(expected 0x{_IDX_LABEL_MAGIC:08x} for labels or 0x{_IDX_IMAGE_MAGIC:08x} for images)"
-        )
+        raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} "
+                        f"(expected 0x{_IDX_LABEL_MAGIC:08x} for labels or 0x{_IDX_IMAGE_MAGIC:08x} for images)")
     ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
@@ -67,10 +59,8 @@ def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + math.prod(dims)
     if len(data) < expected:
-        raise DataError(
-            f"{path}: truncated IDX body: {len(data) - header} bytes of data, "
-            f"dims {dims} need {expected - header}"
-        )
+        raise DataError(f"{path}: truncated IDX body: {len(data) - header} bytes of data, "
+                        f"dims {dims} need {expected - header}")
     if len(data) > expected:
         raise DataError(f"{path}: {len(data) - expected} trailing bytes after the IDX body (dims {dims})")
     array = np.frombuffer(data, dtype=np.uint8, count=expected - header, offset=header).reshape(dims)
@@ -98,11 +88,8 @@ def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:
     if missing:
         raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)}")
     t = {key: read_idx(path) for key, path in found.items()}
-    for split in ("train", "test"):
-        labels = t[f"{split}_labels"]
-        if labels.ndim != 1:
-            raise DataError(f"{found[f'{split}_labels']}: is not a label file (dims {list(labels.shape)})")
-        t[f"{split}_labels"] = labels.long()
-        where_images, where_labels = str(found[f"{split}_images"]), str(found[f"{split}_labels"])
-        check_split(t[f"{split}_images"], t[f"{split}_labels"], where_images, where_labels)
+    for split in ("train", "test"):  # check_split also refuses a label file that is not 1-D
+        images, labels = f"{split}_images", f"{split}_labels"
+        t[labels] = t[labels].long()
+        check_split(t[images], t[labels], str(found[images]), str(found[labels]))
     return MnistArrays(**t, source="idx", origin=str(raw_dir))

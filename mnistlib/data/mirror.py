@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import os
 import shutil
 import tempfile
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 from mnistlib.data.arrays import DataError, MnistArrays
-from mnistlib.data.idx import MD5, load_idx_folder
+from mnistlib.data.idx import MD5, load_idx_folder, read_content
 from mnistlib.io import atomic_path
-
-
-def _content_chunks(path: Path) -> Iterator[bytes]:
-    """The decompressed content of a .gz file (or a plain file's bytes), in 1 MiB chunks."""
-    try:
-        with open(path, "rb") as raw:
-            gz = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            stream = gzip.GzipFile(fileobj=raw) if gz else raw
-            while chunk := stream.read(1 << 20):
-                yield chunk
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
 
 
 def md5_of_content(path: Path) -> str:
     """md5 of the decompressed content of a .gz file or of a plain file."""
-    digest = hashlib.md5(usedforsecurity=False)
-    for chunk in _content_chunks(path):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return hashlib.md5(read_content(path), usedforsecurity=False).hexdigest()
 
 
 def present_and_correct(raw_dir: Path, name: str) -> bool:
@@ -48,78 +29,62 @@ def present_and_correct(raw_dir: Path, name: str) -> bool:
     return False
 
 
-def _find_in_mirror(mirror: Path, name: str) -> Path | None:
+def _find_in_mirror(mirror: Path, name: str) -> Path:
+    """The mirror's `name`, gzipped or not, at its top or in torchvision's MNIST/raw layout."""
     for folder in (mirror, mirror / "MNIST" / "raw"):
         for candidate in (folder / f"{name}.gz", folder / name):
             if candidate.is_file():
                 return candidate
-    return None
+    raise DataError(f"{mirror}: mirror has no {name}.gz or {name}")
 
 
 def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> Path:
-    """Copy the 4 MNIST files from a local mirror into <data_dir>/MNIST/raw, verified, all or nothing.
+    """Copy the 4 MNIST files from a local mirror into <data_dir>/MNIST/raw, verified by md5, all or nothing.
 
-    Files are stored decompressed (as torchvision leaves them), so torchvision.datasets.MNIST can use
-    the folder too. Files already present with the right md5 are skipped. On an md5 mismatch nothing
-    new is left in the raw folder.
+    Stored decompressed (as torchvision leaves them) so torchvision.datasets.MNIST can use the folder too; files
+    already there with the right md5 are skipped.
     """
     mirror = Path(mirror)
     raw_dir = Path(data_dir) / "MNIST" / "raw"
     if not mirror.is_dir():
         raise DataError(f"{mirror}: MNIST mirror folder does not exist")
-    todo: list[tuple[str, Path]] = []
-    for name in MD5:
-        if present_and_correct(raw_dir, name):
-            continue
-        src = _find_in_mirror(mirror, name)
-        if src is None:
-            raise DataError(f"{mirror}: mirror has no {name}.gz or {name}")
-        todo.append((name, src))
+    todo = [(name, _find_in_mirror(mirror, name)) for name in MD5 if not present_and_correct(raw_dir, name)]
     # Stage every file first; they are renamed into place only if all of them verify.
     with contextlib.ExitStack() as stack:
         for name, src in todo:
             tmp = stack.enter_context(atomic_path(raw_dir / name))
-            digest = hashlib.md5(usedforsecurity=False)
-            with open(tmp, "wb") as out:
-                for chunk in _content_chunks(src):
-                    digest.update(chunk)
-                    out.write(chunk)
-            if digest.hexdigest() != MD5[name]:
-                raise DataError(
-                    f"{src}: md5 of the decompressed content is {digest.hexdigest()}, expected {MD5[name]} "
-                    f"for {name}; nothing was copied"
-                )
+            content = read_content(src)
+            got = hashlib.md5(content, usedforsecurity=False).hexdigest()
+            if got != MD5[name]:
+                raise DataError(f"{src}: md5 of the decompressed content is {got}, expected {MD5[name]} for {name}; "
+                                "nothing was copied")
+            tmp.write_bytes(content)
     return raw_dir
 
 
 def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged so a failure leaves nothing.
-
-    Like torchvision, it does not download again when the four files are already there (and verified).
-    """
+    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged so a failure leaves nothing; like
+    torchvision, it does not download again when the four files are already there (and verified)."""
     import torchvision  # heavy; only this path needs it
 
     data_dir = Path(data_dir)
     raw_dir = data_dir / "MNIST" / "raw"
     data_dir.mkdir(parents=True, exist_ok=True)
-    if all(present_and_correct(raw_dir, name) for name in MD5):
-        arrays = load_idx_folder(raw_dir)
-        arrays.source = "download"
-        return arrays
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=data_dir) as staging:
-        try:
-            for train in (True, False):
-                torchvision.datasets.MNIST(root=staging, train=train, download=True)
-        except Exception as exc:  # URLError, RuntimeError, OSError, ... all mean "no MNIST from the net"
-            raise DataError(f"could not download MNIST into {raw_dir} (offline?): {exc}") from exc
-        staged = Path(staging) / "MNIST" / "raw"
-        for name, md5 in MD5.items():
-            got = md5_of_content(staged / name)
-            if got != md5:
-                raise DataError(f"downloaded {name}: md5 {got}, expected {md5}")
-        for name in MD5:
-            with atomic_path(raw_dir / name) as tmp:
-                shutil.move(staged / name, tmp)
+    if not all(present_and_correct(raw_dir, name) for name in MD5):
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=data_dir) as staging:
+            try:
+                for train in (True, False):
+                    torchvision.datasets.MNIST(root=staging, train=train, download=True)
+            except Exception as exc:  # URLError, RuntimeError, OSError, ... all mean "no MNIST from the net"
+                raise DataError(f"could not download MNIST into {raw_dir} (offline?): {exc}") from exc
+            staged = Path(staging) / "MNIST" / "raw"
+            for name, md5 in MD5.items():
+                got = md5_of_content(staged / name)
+                if got != md5:
+                    raise DataError(f"downloaded {name}: md5 {got}, expected {md5}")
+            for name in MD5:
+                with atomic_path(raw_dir / name) as tmp:
+                    shutil.move(staged / name, tmp)
     arrays = load_idx_folder(raw_dir)
-    arrays.source, arrays.origin = "download", str(raw_dir)
+    arrays.source = "download"
     return arrays

@@ -22,18 +22,14 @@ def _stratified_indices(labels: np.ndarray, n_val: int, seed: int) -> tuple[np.n
         order = np.lexsort((classes, -(quota - take)))
         take[order[:short]] += 1
     rng = np.random.default_rng(seed)
-    val_parts = []
-    for cls, k in zip(classes, take, strict=True):
-        members = np.flatnonzero(labels == cls)
-        val_parts.append(rng.permutation(members)[:k])
+    val_parts = [rng.permutation(np.flatnonzero(labels == cls))[:k] for cls, k in zip(classes, take, strict=True)]
     is_val = np.zeros(n, dtype=bool)
     is_val[np.concatenate(val_parts)] = True
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def train_val_split(
-    images: torch.Tensor, labels: torch.Tensor, n_val: int, seed: int
-) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+def train_val_split(images: torch.Tensor, labels: torch.Tensor, n_val: int,
+                    seed: int) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Hold out n_val examples with the label mix of the whole, the same ones for the same seed."""
     train_idx, val_idx = _stratified_indices(labels.cpu().numpy(), n_val, seed)
     tr = torch.from_numpy(train_idx).to(images.device)

