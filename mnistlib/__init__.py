@@ -4,22 +4,6 @@ from mnistlib.data import MEAN, MNIST, STD, DataError, MnistArrays, TensorBatche
 from mnistlib.models import CustomMLP, LeNet5, LeNet5Original, count_parameters, parameter_table
 from mnistlib.training import TrainSettings, fit, select_device, test, train
 
-__all__ = [
-    "MEAN",
-    "MNIST",
-    "STD",
-    "CustomMLP",
-    "DataError",
-    "LeNet5",
-    "MnistArrays",
-    "LeNet5Original",
-    "TensorBatches",
-    "TrainSettings",
-    "count_parameters",
-    "fit",
-    "load_mnist",
-    "parameter_table",
-    "select_device",
-    "test",
-    "train",
-]
+__all__ = ["MEAN", "MNIST", "STD", "DataError", "MnistArrays", "TensorBatches", "load_mnist",
+           "CustomMLP", "LeNet5", "LeNet5Original", "count_parameters", "parameter_table",
+           "TrainSettings", "fit", "select_device", "test", "train"]

@@ -1,5 +1,3 @@
-import sys
-
 from mnistlib.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +32,17 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
-def save_checkpoint(
-    path: Path,
-    signature: dict[str, Any],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    epochs: list[dict[str, float]],
-) -> None:
+def save_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None, epochs: list[dict[str, float]]) -> None:
     """Write the state after the last finished epoch atomically: a kill mid-write keeps the previous one."""
-    state = {
-        "format": FORMAT,
-        "meta": json.dumps({"signature": signature, "history": epochs}),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-    }
+    state = {"format": FORMAT, "meta": json.dumps({"signature": signature, "history": epochs}),
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict() if scheduler is not None else None}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _set_aside(path: Path, why: str, say: Callable[[str], None]) -> None:
+def _set_aside(path: Path, why: str) -> None:
     kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         path.rename(kept)
@@ -61,22 +50,12 @@ def _set_aside(path: Path, why: str, say: Callable[[str], None]) -> None:
     except OSError as exc:
         path.unlink(missing_ok=True)
         where = f"removed (could not rename it: {exc.strerror})"
-    say(f"mnistlib: checkpoint {path} is unreadable ({why}); {where}; starting the run over")
+    print(f"mnistlib: checkpoint {path} is unreadable ({why}); {where}; starting the run over", file=sys.stderr)
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def load_checkpoint(
-    path: Path,
-    signature: dict[str, Any],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    device: torch.device | str,
-    say: Callable[[str], None] = _stderr,
-) -> list[dict[str, float]]:
+def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+                    device: torch.device | str) -> list[dict[str, float]]:
     """Restore model, optimizer and scheduler from `path` and return the finished epochs' records.
 
     No file: []. An unreadable file (truncated, not a checkpoint, or a pickle that would run code): set aside
@@ -99,13 +78,11 @@ def load_checkpoint(
         why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             why = "it holds pickled objects that could run code, refused"
-        _set_aside(path, why, say)
+        _set_aside(path, why)
         return []
     if _plain(meta["signature"]) != _plain(signature):
-        raise CheckpointError(
-            f"{path}: checkpoint belongs to a different run (settings, seed, data or model differ); "
-            "delete it to start over"
-        )
+        raise CheckpointError(f"{path}: checkpoint belongs to a different run (settings, seed, data or model "
+                              "differ); delete it to start over")
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

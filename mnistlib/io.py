@@ -15,7 +15,7 @@ import errno
 import json
 import os
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,20 +24,12 @@ from typing import IO, Any
 STALE_AFTER_S = 3600  # no single write of this project takes an hour; an untouched temp file that old is left over
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     except PermissionError:  # it exists, it is someone else's
         return True
-    except OSError:
+    except (OSError, OverflowError):  # no such process (or a pid no process can have)
         return False
     return True
 
@@ -45,33 +37,24 @@ def _pid_running(pid: int) -> bool:
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
     """Delete the leftover `.NAME.*.tmp` files of writes to `path` that were killed; return what was removed."""
     path = Path(path)
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp")
     removed: list[Path] = []
     try:
-        candidates = list(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
+        candidates = list(path.parent.iterdir())
     except OSError:
         return removed
     now = time.time()
     for candidate in candidates:
-        match = pattern.match(candidate.name)
+        match = pattern.fullmatch(candidate.name)
         if match is None:
-            continue
-        try:
-            age = now - candidate.lstat().st_mtime
-        except OSError:
             continue
         pid = match["pid"]
         writer_gone = pid is not None and int(pid) != os.getpid() and not _pid_running(int(pid))
-        if writer_gone or age > STALE_AFTER_S:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if writer_gone or now - candidate.lstat().st_mtime > STALE_AFTER_S:
                 candidate.unlink()
                 removed.append(candidate)
     return removed
-
-
-def glob_escape(name: str) -> str:
-    """`name` with glob's special characters escaped, so a file called `a[1].json` matches only itself."""
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 @contextlib.contextmanager
@@ -86,10 +69,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp_path = Path(tmp)
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp.touch(exist_ok=False)  # mode 0o666 less the umask, as any new file gets (mkstemp would make it 0600)
+        tmp_path = tmp  # ours to remove from here on
         yield tmp_path
         os.replace(tmp_path, path)
     except OSError as exc:
@@ -120,7 +102,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_open(path, "w") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=False)
+        json.dump(obj, handle, indent=2)
         handle.write("\n")
 
 

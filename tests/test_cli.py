@@ -231,6 +231,8 @@ def test_study_checks_jobs_folder_and_data_before_any_job(no_data, tmp_path, cap
     assert "--jobs: must be >= 1" in one_error_line(capsys.readouterr().err)
     assert main(["study", "--jobs", "many"]) == 2
     assert "'many' is not an integer" in one_error_line(capsys.readouterr().err)
+    assert main(["study", "--seeds", "1" + "0" * 400]) == 2  # an int too large for a float: no OverflowError
+    assert "--seeds: must be in [1, 1001)" in one_error_line(capsys.readouterr().err)
     a_file = tmp_path / "results.txt"
     a_file.write_text("")
     assert main(["study", "--results-dir", str(a_file / "x")]) == 2

@@ -70,6 +70,9 @@ def test_only_stale_temporaries_are_removed(tmp_path: Path) -> None:
     assert live.exists() and legacy_fresh.exists() and similar.exists()
     os.utime(live, (hours_ago, hours_ago))
     assert remove_stale_temporaries(target) == [live]
+    impossible = tmp_path / f".r.json.{'9' * 30}.abcd1234.tmp"  # a pid no process can have: gone, not a crash
+    impossible.write_bytes(b"partial")
+    assert remove_stale_temporaries(target) == [impossible]
 
 
 def test_full_disk_names_the_file_not_the_temporary(tmp_path: Path) -> None:
