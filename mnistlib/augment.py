@@ -17,19 +17,13 @@ from mnistlib.data import MEAN, STD
 BLACK = (0.0 - MEAN) / STD
 
 
-def random_affine(
-    x: torch.Tensor,
-    generator: torch.Generator | None,
-    degrees: float = 10.0,
-    translate: float = 0.1,
-    scale: tuple[float, float] = (0.9, 1.1),
-) -> torch.Tensor:
-    """Rotate, shift and scale each image of x [B,C,H,W] by its own random amounts.
+def random_affine(x: torch.Tensor, generator: torch.Generator | None, degrees: float = 10.0, translate: float = 0.1,
+                  scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+    """Rotate, shift and scale each image of x [B,C,H,W] by its own amounts, uniform in [-degrees, degrees],
+    [-translate, translate] of the image size per axis and [scale[0], scale[1]].
 
-    Angles are uniform in [-degrees, degrees], shifts uniform in [-translate, translate] of the image
-    size per axis, scale factors uniform in [scale[0], scale[1]]. Uncovered pixels are black (BLACK in
-    normalised units), not 0, which would be a grey background. The generator may live on x's device or
-    on the CPU (numbers are then drawn there and moved); None uses the global RNG.
+    Uncovered pixels are BLACK (0 would be grey in normalised units). The generator may live on x's device or on the
+    CPU (numbers are then drawn there and moved); None uses the global RNG.
     """
     if x.ndim != 4:
         raise ValueError(f"expected a batch [B,C,H,W], got shape {list(x.shape)}")
@@ -48,13 +42,8 @@ def random_affine(
     cos, sin = torch.cos(angle), torch.sin(angle)
     a11, a12 = cos / s, sin * (h / w) / s
     a21, a22 = -sin * (w / h) / s, cos / s
-    theta = torch.stack(
-        [
-            torch.stack([a11, a12, -(a11 * tx + a12 * ty)], dim=1),
-            torch.stack([a21, a22, -(a21 * tx + a22 * ty)], dim=1),
-        ],
-        dim=1,
-    ).to(x.dtype)
+    theta = torch.stack([torch.stack([a11, a12, -(a11 * tx + a12 * ty)], dim=1),
+                         torch.stack([a21, a22, -(a21 * tx + a22 * ty)], dim=1)], dim=1).to(x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # Zero padding of (x - BLACK) is BLACK padding of x, with correct blending at the borders.
     out = F.grid_sample(x - BLACK, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -64,17 +53,14 @@ def random_affine(
 class RandomAffine:
     """random_affine with its parameters stored, so configs and logs can name the augmentation."""
 
-    def __init__(
-        self, degrees: float = 10.0, translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1)
-    ) -> None:
+    def __init__(self, degrees: float = 10.0, translate: float = 0.1, scale: tuple[float, float] = (0.9, 1.1)) -> None:
         if degrees < 0:
             raise ValueError(f"degrees must be >= 0, got {degrees}")
         if not 0 <= translate <= 1:
             raise ValueError(f"translate must be in [0, 1], got {translate}")
         if not 0 < scale[0] <= scale[1]:
             raise ValueError(f"scale must satisfy 0 < min <= max, got {scale}")
-        self.degrees = float(degrees)
-        self.translate = float(translate)
+        self.degrees, self.translate = float(degrees), float(translate)
         self.scale = (float(scale[0]), float(scale[1]))
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

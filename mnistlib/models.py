@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -14,18 +16,15 @@ from torch import nn
 class LeNet5(nn.Module):
     """LeNet-5 as the course template draws it: 61,706 parameters, max pooling 2x2, ReLU, logits out.
 
-    C1 conv 5x5 (6 maps, padding 2 so a 28x28 digit becomes the 32x32 input of the paper) -> S2 max pool ->
-    C3 conv 5x5 (16 maps, fully connected to S2) -> S4 max pool -> C5 conv 5x5 (120 maps, 1x1) -> F6 linear 84
-    -> output linear 10. `batch_norm` adds batch normalisation after C1, C3, C5 and F6 and `dropout` drops
-    activations before F6 and before the output layer; both are off by default, which is the template model.
+    C1 pads by 2 so a 28x28 digit becomes the paper's 32x32 input; C3 reads all six S2 maps. `batch_norm` and
+    `dropout` are off by default, which is the template model.
     """
 
     def __init__(self, batch_norm: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.batch_norm = batch_norm
-        self.dropout_p = dropout
+        self.batch_norm = batch_norm  # read by the web demo's exporter
         # Optional layers are None when off, so the template model shows exactly the template's layers.
         self.c1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
         self.bn1 = nn.BatchNorm2d(6) if batch_norm else None
@@ -66,8 +65,8 @@ C3_TABLE_1998: tuple[tuple[int, ...], ...] = (
 class PartialConv2d(nn.Module):
     """A convolution in which output map j sees only the input maps `table[j]`; only those kernels exist.
 
-    The weights are stored per connection (60 x 5 x 5 for LeNet-5's C3), so `numel` counts exactly the
-    trainable parameters of the 1998 paper; the forward pass scatters them into a full kernel of zeros.
+    Weights are stored per connection (60 x 5 x 5 for LeNet-5's C3), so `numel` counts exactly the 1998 paper's
+    parameters; the forward pass scatters them into a full kernel of zeros.
     """
 
     def __init__(self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel_size: int) -> None:
@@ -80,13 +79,8 @@ class PartialConv2d(nn.Module):
         self.weight = nn.Parameter(reference.weight.detach()[self.out_index, self.in_index].clone())
         self.bias = nn.Parameter(reference.bias.detach().clone())
 
-    @property
-    def connections(self) -> int:
-        return int(self.weight.shape[0])
-
     def full_weight(self) -> torch.Tensor:
-        k = self.kernel_size
-        full = self.weight.new_zeros(self.out_channels, self.in_channels, k, k)
+        full = self.weight.new_zeros(self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
         return full.index_put((self.out_index, self.in_index), self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,10 +88,7 @@ class PartialConv2d(nn.Module):
 
 
 class LeNet5Original(LeNet5):
-    """LeNet-5 with the 1998 paper's partial C3 (Table I: 60 of 96 map pairs); everything else as `LeNet5`.
-
-    C3 then has 60 x 5 x 5 + 16 = 1,516 parameters instead of 16 x 6 x 5 x 5 + 16 = 2,416 (60,806 in all).
-    """
+    """LeNet-5 with the 1998 paper's partial C3 (Table I): 1,516 parameters instead of 2,416 (60,806 in all)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -107,23 +98,20 @@ class LeNet5Original(LeNet5):
 class CustomMLP(nn.Module):
     """A multilayer perceptron of 62,020 parameters (LeNet-5 has 61,706: 0.51% more): 784 -> 78 -> 10, ReLU.
 
-    Why this shape: a first-layer unit costs 785 parameters (784 pixels and a bias), so the budget allows about 78
-    first-layer units. Nine shapes within 1% of LeNet-5's count (one to three hidden layers) were trained with the
-    template's settings for 10 epochs on 55,000 images and scored on the 5,000 held-out validation images over 3
-    seeds (mnistlib/tuning.py; results/tuning/mlp_shape.json; the test set never scored). One hidden layer of 78
-    won (97.60% mean validation accuracy) ahead of 70-80 (97.52%) and 75-33 (97.49%); 74-42, the first round's
-    choice, scored 97.40% and 68-64-52, which matches LeNet-5's count exactly, 97.19%. Notebook 2 shows the grid.
+    Why this shape: a first-layer unit costs 785 parameters, so the budget allows about 78 of them. Of nine shapes
+    within 1% of LeNet-5's count (one to three hidden layers, template settings, 10 epochs, 3 seeds), one hidden
+    layer of 78 scored best on the 5,000 validation images (97.60% mean; the test set never scored), ahead of 70-80
+    (97.52%) and 75-33 (97.49%). scripts/tune_on_validation.py made the choice; results/tuning/mlp_shape.json and
+    notebook 2 show the grid.
     """
 
     def __init__(self, hidden: tuple[int, ...] = (78,)) -> None:
         super().__init__()
-        widths = (28 * 28, *hidden, 10)
+        widths = (28 * 28, *hidden)
         layers: list[nn.Module] = [nn.Flatten()]
-        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-            layers.append(nn.Linear(n_in, n_out))
-            if i < len(widths) - 2:
-                layers.append(nn.ReLU())
-        self.layers = nn.Sequential(*layers)
+        for n_in, n_out in itertools.pairwise(widths):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        self.layers = nn.Sequential(*layers, nn.Linear(widths[-1], 10))
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         return self.layers(img)
@@ -133,10 +121,7 @@ MODEL_NAMES = ("lenet5", "mlp", "lenet5_1998")
 
 
 def build_model(name: str, batch_norm: bool = False, dropout: float = 0.0) -> nn.Module:
-    """Make a model by name: lenet5, mlp, lenet5_1998, or mlp-A-B... (an MLP with hidden sizes A, B, ...).
-
-    Batch norm and dropout exist for lenet5 only.
-    """
+    """Make a model by name: lenet5, mlp, lenet5_1998, or mlp-A-B... (an MLP with hidden sizes A, B, ...)."""
     if name == "lenet5":
         return LeNet5(batch_norm=batch_norm, dropout=dropout)
     if batch_norm or dropout:
@@ -146,12 +131,10 @@ def build_model(name: str, batch_norm: bool = False, dropout: float = 0.0) -> nn
     if name == "mlp":
         return CustomMLP()
     if name.startswith("mlp-"):
-        try:
+        with contextlib.suppress(ValueError):  # a width that is not a number
             hidden = tuple(int(width) for width in name.split("-")[1:])
-        except ValueError:
-            hidden = ()
-        if hidden and all(width > 0 for width in hidden):
-            return CustomMLP(hidden)
+            if all(width > 0 for width in hidden):
+                return CustomMLP(hidden)
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)} or mlp-A-B (hidden sizes)")
 
 
@@ -184,10 +167,10 @@ def _layer_formula(module: nn.Module) -> tuple[str, str, int]:
         formula = f"{module.out_features} x {module.in_features} + {bias}"
         return f"{module.in_features}->{module.out_features}", formula, module.out_features * module.in_features + bias
     if isinstance(module, PartialConv2d):
-        k = module.kernel_size
-        formula = f"{module.connections} connections x ({k}x{k}) + {module.out_channels}"
+        k, connections = module.kernel_size, len(module.weight)
+        formula = f"{connections} connections x ({k}x{k}) + {module.out_channels}"
         shape = f"{module.in_channels}->{module.out_channels}, {k}x{k}, partial"
-        return shape, formula, module.connections * k * k + module.out_channels
+        return shape, formula, connections * k * k + module.out_channels
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         n = module.num_features
         return f"{n} features", f"2 x {n} (scale, shift)", 2 * n if module.affine else 0
@@ -214,13 +197,8 @@ def multiply_accumulates(model: nn.Module, input_shape: tuple[int, ...] = (1, 28
     FLOPs: convolutions and matrix products; pooling, ReLU and batch norm are not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    was_training = model.training
-    model.eval()
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
-    finally:
-        model.train(was_training)
+    with _eval_mode(model), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
     return counter.get_total_flops() // 2
 
 
@@ -230,11 +208,16 @@ def summary_text(model: nn.Module, input_size: tuple[int, int, int] = (1, 28, 28
 
     buffer = io.StringIO()
     device = next(model.parameters()).device
+    with _eval_mode(model), contextlib.redirect_stdout(buffer):
+        summary(model, input_size, device="cuda" if device.type == "cuda" else "cpu")
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode while measuring (batch norm then uses no batch statistics), then the mode the model was in."""
     was_training = model.training
-    model.eval()  # batch norm needs eval mode for torchsummary's batch of 2 to be harmless
     try:
-        with contextlib.redirect_stdout(buffer):
-            summary(model, input_size, device="cuda" if device.type == "cuda" else "cpu")
+        yield model.eval()
     finally:
         model.train(was_training)
-    return buffer.getvalue()

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from mnistlib.data.batches import normalise
 from mnistlib.io import atomic_path
 
 MODEL_COLORS = {"LeNet-5": "#1f77b4", "CustomMLP": "#d62728"}
@@ -21,16 +22,17 @@ def model_color(label: str) -> str:
     return next((color for model, color in MODEL_COLORS.items() if label.startswith(model)), "#2ca02c")
 
 
-METRICS = [
-    ("train_loss", "Training loss", "loss"),
-    ("train_acc", "Training accuracy", "accuracy (%)"),
-    ("test_loss", "Test loss", "loss"),
-    ("test_acc", "Test accuracy", "accuracy (%)"),
-]
+METRICS = [("train_loss", "Training loss", "loss"), ("train_acc", "Training accuracy", "accuracy (%)"),
+           ("test_loss", "Test loss", "loss"), ("test_acc", "Test accuracy", "accuracy (%)")]
 
 
-def save(fig: plt.Figure, figures_dir: str | Path | None, name: str) -> plt.Figure:
-    """Write `fig` as figures/<name>.png (atomically) and return it so the notebook shows it."""
+def save(fig: plt.Figure, figures_dir: str | Path | None, name: str, title: str = "", tight: bool = True
+         ) -> plt.Figure:
+    """Title and lay out `fig`, write it as figures/<name>.png (atomically) and return it so the notebook shows it."""
+    if title:
+        fig.suptitle(title)
+    if tight:
+        fig.tight_layout()
     if figures_dir is not None:
         path = Path(figures_dir) / f"{name}.png"
         with atomic_path(path) as tmp:
@@ -45,16 +47,13 @@ def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, t
     if images.ndim == 4:
         images = images[:, 0]
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.15))
-    for ax in np.atleast_1d(axes).ravel():
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.15), squeeze=False)
+    for ax in axes.flat:
         ax.axis("off")
-    for ax, image, caption in zip(np.atleast_1d(axes).ravel(), images, labels, strict=False):
+    for ax, image, caption in zip(axes.flat, images, labels, strict=False):
         ax.imshow(image.float().numpy(), cmap="gray_r")
         ax.set_title(caption, fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, figures_dir, name)
+    return save(fig, figures_dir, name, title)
 
 
 def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor,
@@ -66,29 +65,23 @@ def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor,
     test = np.bincount(test_labels.numpy(), minlength=10)
     ax.bar(digits - 0.2, train, width=0.4, label=f"train ({train.sum():,})")
     ax.bar(digits + 0.2, test, width=0.4, label=f"test ({test.sum():,})")
-    ax.set_xticks(digits)
-    ax.set_xlabel("digit")
-    ax.set_ylabel("images")
-    ax.set_ylim(0, train.max() * 1.25)  # headroom so the legend never covers a bar
+    # ylim leaves headroom so the legend never covers a bar
+    ax.set(xticks=digits, xlabel="digit", ylabel="images", ylim=(0, train.max() * 1.25), title="Images per class")
     ax.legend(loc="upper center", ncols=2, frameon=False)
-    ax.set_title("Images per class")
-    fig.tight_layout()
     return save(fig, figures_dir, "01_class_counts")
 
 
-def _stack(histories: Sequence[list[dict[str, float]]], key: str) -> np.ndarray:
-    return np.array([[record[key] for record in history] for history in histories], dtype=float)
+def _per_epoch(histories: Sequence[list[dict[str, float]]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch numbers and a seeds x epochs array of `key` (accuracies in %)."""
+    values = np.array([[record[key] for record in history] for history in histories], dtype=float)
+    return np.arange(1, values.shape[1] + 1), values * 100 if key.endswith("acc") else values
 
 
 def _band(ax: plt.Axes, histories: Sequence[list[dict[str, float]]], key: str, label: str, color: str) -> None:
-    values = _stack(histories, key)
-    if key.endswith("acc"):
-        values = values * 100
-    epochs = np.arange(1, values.shape[1] + 1)
-    mean = values.mean(0)
+    epochs, values = _per_epoch(histories, key)
     seeds = len(histories)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.plot(epochs, mean, marker="o", markersize=3, color=color,
+    ax.plot(epochs, values.mean(0), marker="o", markersize=3, color=color,
             label=f"{label} (mean of {seeds} seeds)" if seeds > 1 else label)
     if seeds > 1:
         ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.2, linewidth=0)
@@ -101,14 +94,10 @@ def four_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: s
     for ax, (key, label, unit) in zip(axes.ravel(), METRICS, strict=True):
         for model, runs in histories.items():
             _band(ax, runs, key, model, model_color(model))
-        ax.set_title(label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(unit)
+        ax.set(title=label, xlabel="epoch", ylabel=unit)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, figures_dir, name)
+    return save(fig, figures_dir, name, title)
 
 
 VERDICT_COLORS = {"helps": "#2ca02c", "hurts": "#d62728", "no effect detected": "#7f7f7f", "baseline": "#1f77b4"}
@@ -116,8 +105,7 @@ VERDICT_COLORS = {"helps": "#2ca02c", "hurts": "#d62728", "no effect detected": 
 
 def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: str | Path | None = None,
                        name: str = "04_accuracy_ci") -> plt.Figure:
-    """Mean test accuracy per arm with its 95% CI and every seed as a dot; colour and label are the
-    Holm-adjusted verdict of `stats.compare_arms` (nothing here decides a verdict)."""
+    """Mean test accuracy per arm with its 95% CI and seeds as dots, coloured by `stats.compare_arms`'s verdict."""
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.4))
     for i, row in enumerate(rows):
         color = VERDICT_COLORS[row["verdict"]]
@@ -129,17 +117,21 @@ def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: str | Path | Non
     seen = [100 * v for row in rows for v in row["values"]]
     pad = max(0.05, 0.15 * (max(seen) - min(seen)))
     ax.set_xlim(min(seen) - pad, min(100.0, max(seen) + pad))
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([row["label"] if row["verdict"] == "baseline" else f"{row['label']}: {row['verdict']}"
-                        for row in rows])
+    _rows(ax, [row["label"] if row["verdict"] == "baseline" else f"{row['label']}: {row['verdict']}" for row in rows],
+          "final-epoch test accuracy (%): mean with 95% CI, dots = seeds, dashed line = baseline mean",
+          "Verdicts from Welch/paired tests against the baseline, Holm-adjusted over the arms")
     for tick, row in zip(ax.get_yticklabels(), rows, strict=True):
         tick.set_color(VERDICT_COLORS[row["verdict"]])
-    ax.invert_yaxis()
-    ax.set_xlabel("final-epoch test accuracy (%): mean with 95% CI, dots = seeds, dashed line = baseline mean")
-    ax.set_title("Verdicts from Welch/paired tests against the baseline, Holm-adjusted over the arms", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
     return save(fig, figures_dir, name)
+
+
+def _rows(ax: plt.Axes, labels: list[str], xlabel: str, title: str) -> None:
+    """One labelled row per configuration, top to bottom, on a shared accuracy axis."""
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
 
 
 def validation_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: str,
@@ -151,24 +143,19 @@ def validation_curves(histories: dict[str, Sequence[list[dict[str, float]]]], ti
         color = next(colors)
         for ax, split in zip(axes, ("loss", "acc"), strict=True):
             _band(ax, runs, f"val_{split}", f"{label}, validation", color)
-            values = _stack(runs, f"train_{split}") * (100 if split == "acc" else 1)
-            ax.plot(np.arange(1, values.shape[1] + 1), values.mean(0), linestyle=":", color=color,
-                    label=f"{label}, training")
+            epochs, values = _per_epoch(runs, f"train_{split}")
+            ax.plot(epochs, values.mean(0), linestyle=":", color=color, label=f"{label}, training")
     for ax, unit in zip(axes, ("loss", "accuracy (%)"), strict=True):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(unit)
+        ax.set(xlabel="epoch", ylabel=unit)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[1].set_ylim(bottom=max(axes[1].get_ylim()[0], 95))
-    fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, figures_dir, name)
+    return save(fig, figures_dir, name, title)
 
 
 def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: str | Path | None = None,
                        name: str = "05_confusion") -> plt.Figure:
-    """Confusion matrices side by side, errors only: the diagonal is left blank (its total is in the title) and
-    every error count is printed, white on dark cells and black on light ones, large enough to read projected."""
+    """Confusion matrices side by side, errors only (the diagonal's total is in the title), readable when projected."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.2), squeeze=False)
     for ax, (title, matrix) in zip(axes[0], matrices.items(), strict=True):
         errors = matrix.astype(float).copy()
@@ -180,28 +167,23 @@ def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: str | Path 
                 dark = count / top > 0.45  # Reds is dark enough there that black would not read
                 ax.text(j, i, int(count), ha="center", va="center", fontsize=11,
                         color="white" if dark else "black", fontweight="bold" if dark else "normal")
-        ax.set_xticks(range(10))
-        ax.set_yticks(range(10))
+        ax.set(xticks=range(10), yticks=range(10))
         ax.tick_params(labelsize=11)
         ax.set_xlabel("predicted digit", fontsize=11)
         ax.set_ylabel("true digit", fontsize=11)
         wrong = int(matrix.sum() - matrix.trace())
         ax.set_title(f"{title}\n{int(matrix.trace()):,} of {int(matrix.sum()):,} right, {wrong:,} errors", fontsize=11)
-    fig.tight_layout()
     return save(fig, figures_dir, name)
 
 
 def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Path | None = None,
                        name: str = "05_per_class") -> plt.Figure:
-    """Accuracy for each digit and model: where the models differ, not only by how much. The y axis is zoomed
-    (it starts just below the lowest bar, not at 0): the title says so and the axis carries a break mark."""
+    """Accuracy for each digit and model: where the models differ, not only by how much (zoomed y axis, marked)."""
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.8 / len(accuracies)
     for k, (label, acc) in enumerate(accuracies.items()):
         ax.bar(np.arange(10) + (k - (len(accuracies) - 1) / 2) * width, acc * 100, width=width, label=label)
-    ax.set_xticks(range(10))
-    ax.set_xlabel("digit")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set(xticks=range(10), xlabel="digit", ylabel="test accuracy (%)")
     low = min(float(acc.min()) for acc in accuracies.values()) * 100
     bottom = max(0.0, float(np.floor(low - 0.5)))
     ax.set_ylim(bottom, 100.0)
@@ -212,7 +194,6 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Pat
             ax.plot([-0.012, 0.012], [y - 0.012, y + 0.012], **mark)
     ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(accuracies), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
     return save(fig, figures_dir, name)
 
 
@@ -227,16 +208,12 @@ def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: str 
             ax.plot(xs, values.mean(0), marker="o", markersize=4, color=color,
                     label=f"{label} ({values.shape[0]} seeds)")
             ax.fill_between(xs, values.min(0), values.max(0), color=color, alpha=0.2)
-    axes[0].set_xlabel("shift (pixels; mean of left, right, up, down)")
-    axes[1].set_xlabel("rotation (degrees)")
-    for ax in axes:
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_ylim(0, 100)
+    for ax, xlabel in zip(axes, ("shift (pixels; mean of left, right, up, down)", "rotation (degrees)"), strict=True):
+        ax.set(xlabel=xlabel, ylabel="test accuracy (%)", ylim=(0, 100))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc="lower center")
-    fig.suptitle("The same test digits, moved and turned (template runs; band = range over seeds)")
-    fig.tight_layout()
-    return save(fig, figures_dir, name)
+    return save(fig, figures_dir, name,
+                "The same test digits, moved and turned (template runs; band = range over seeds)")
 
 
 def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: str | Path | None = None,
@@ -249,43 +226,30 @@ def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: str |
         ax.scatter(values, [i] * len(values), color=color, alpha=0.5, s=22)
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color=color, linewidth=3)
         ax.annotate(f"{values.mean():.2f}%", (values.mean(), i + 0.32), ha="center", va="top", fontsize=9)
-    ax.set_yticks(range(len(groups)))
-    ax.set_yticklabels(list(groups))
-    ax.invert_yaxis()
-    ax.set_xlabel("final test accuracy (%): dots = seeds, bar = mean")
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    _rows(ax, list(groups), "final test accuracy (%): dots = seeds, bar = mean", title)
     return save(fig, figures_dir, name)
 
 
 def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, figures_dir: str | Path | None = None,
                     name: str = "06_learned_weights", mlp_units: int = 12) -> plt.Figure:
-    """LeNet-5's six 5x5 C1 filters beside the first `mlp_units` of CustomMLP's first-layer units as 28x28 images.
-
-    Each image is scaled symmetrically around zero (red positive, blue negative), so zero is always white.
-    """
+    """LeNet-5's six 5x5 C1 filters beside the first `mlp_units` of CustomMLP's first-layer units as 28x28 images."""
     fig = plt.figure(figsize=(12, 3.6))
-    grid = fig.add_gridspec(2, 3 + 1 + mlp_units // 2, wspace=0.15, hspace=0.25)
-    for i in range(6):
-        ax = fig.add_subplot(grid[i // 3, i % 3])
-        _signed_image(ax, c1_filters[i, 0])
-        ax.set_title(f"C1 filter {i}", fontsize=8)
-    for j in range(mlp_units):
-        ax = fig.add_subplot(grid[j // (mlp_units // 2), 4 + j % (mlp_units // 2)])
-        _signed_image(ax, mlp_first_layer[j].reshape(28, 28))
-        ax.set_title(f"unit {j}", fontsize=8)
+    half = mlp_units // 2
+    grid = fig.add_gridspec(2, 3 + 1 + half, wspace=0.15, hspace=0.25)
+    panels = [(grid[i // 3, i % 3], c1_filters[i, 0], f"C1 filter {i}") for i in range(6)]
+    panels += [(grid[j // half, 4 + j % half], mlp_first_layer[j].reshape(28, 28), f"unit {j}")
+               for j in range(mlp_units)]
+    for cell, weights, title in panels:
+        ax = fig.add_subplot(cell)
+        values = weights.detach().cpu().numpy()
+        bound = float(np.abs(values).max()) or 1.0  # symmetric around zero, so zero is always white
+        ax.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.axis("off")
+        ax.set_title(title, fontsize=8)
     fig.text(0.2, 0.98, "LeNet-5: C1's 5x5 filters (shared over the image)", ha="center", va="top")
     fig.text(0.68, 0.98, "CustomMLP: first-layer weights of single units (one weight per pixel)", ha="center",
              va="top")
-    return save(fig, figures_dir, name)
-
-
-def _signed_image(ax: plt.Axes, weights: torch.Tensor) -> None:
-    values = weights.detach().cpu().numpy()
-    bound = float(np.abs(values).max()) or 1.0
-    ax.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound)
-    ax.axis("off")
+    return save(fig, figures_dir, name, tight=False)
 
 
 def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures_dir: str | Path | None = None,
@@ -293,8 +257,7 @@ def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures
     """For each digit: the input, its six C1 maps and the first `c3_shown` C3 maps (brighter = stronger)."""
     n = len(images_u8)
     columns = 1 + 6 + c3_shown
-    fig, axes = plt.subplots(n, columns, figsize=(columns * 0.85, n * 0.95 + 0.5))
-    axes = np.atleast_2d(axes)
+    fig, axes = plt.subplots(n, columns, figsize=(columns * 0.85, n * 0.95 + 0.5), squeeze=False)
     for row in range(n):
         panels = [images_u8[row].float()] + list(maps["c1"][row]) + list(maps["c3"][row][:c3_shown])
         for col, (ax, panel) in enumerate(zip(axes[row], panels, strict=True)):
@@ -302,16 +265,13 @@ def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures
             ax.axis("off")
             if row == 0:
                 ax.set_title("input" if col == 0 else (f"C1 {col - 1}" if col <= 6 else f"C3 {col - 7}"), fontsize=8)
-    fig.suptitle("What LeNet-5 computes: C1 maps (28x28, one per filter) and C3 maps (10x10) for test digits")
-    fig.tight_layout()
-    return save(fig, figures_dir, name)
+    return save(fig, figures_dir, name,
+                "What LeNet-5 computes: C1 maps (28x28, one per filter) and C3 maps (10x10) for test digits")
 
 
 def augmented_views(images_u8: torch.Tensor, augment: Any, views: int = 3, seed: int = 0
                     ) -> tuple[torch.Tensor, list[str]]:
     """Each digit normalised, then `views` augmented copies of it (for `digit_grid`): images and captions."""
-    from mnistlib.data.batches import normalise
-
     batch = normalise(images_u8)
     generator = torch.Generator().manual_seed(seed)
     stacked = torch.stack([batch] + [augment(batch, generator) for _ in range(views)], 1).reshape(-1, 1, 28, 28)

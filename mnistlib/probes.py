@@ -1,8 +1,7 @@
 """Probes of trained models (notebook 6): accuracy on shifted and rotated test digits, and what C1/C3 compute.
 
-Everything here reads stored weights (`experiments.load_weights`); nothing retrains. The accuracy curves are
-cached beside the runs (results/why_cnn/robustness.json, keyed by run id and the probe's definition), so the
-report re-renders in seconds.
+Everything reads stored weights (`experiments.load_weights`); nothing retrains. The accuracy curves are cached in
+results/why_cnn/robustness.json (keyed by run id and the probe's definition), so the report re-renders in seconds.
 """
 
 from __future__ import annotations
@@ -32,12 +31,7 @@ PROBE_VERSION = {"shifts": SHIFTS, "angles": ANGLES, "directions": DIRECTIONS, "
 
 def shift(images_u8: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     """Digits moved dx pixels right and dy down; what leaves the frame is lost, what enters is background."""
-    out = torch.zeros_like(images_u8)
-    h, w = images_u8.shape[-2:]
-    src_y, dst_y = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    src_x, dst_x = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[..., dst_y, dst_x] = images_u8[..., src_y, src_x]
-    return out
+    return nn.functional.pad(images_u8, (dx, -dx, dy, -dy))  # a negative pad crops that side
 
 
 def turn(images_u8: torch.Tensor, degrees: float) -> torch.Tensor:
@@ -70,23 +64,17 @@ def probe_run(model: nn.Module, data: MnistArrays) -> dict[str, list[float]]:
 
 def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
                results_dir: str | Path | None = None) -> dict[str, Any]:
-    """Per model name, a seeds x points array of accuracies under each shift and each rotation.
-
-    Probes every run's stored weights once; the numbers are cached in <results>/why_cnn/robustness.json.
-    """
+    """Per model name, a seeds x points array of accuracies under each shift and each rotation (probed once, cached)."""
     results_dir = paths.results_dir(results_dir)
     cache_path = results_dir / "why_cnn" / "robustness.json"
     key = hashlib.sha256(json.dumps(PROBE_VERSION, sort_keys=True).encode()).hexdigest()[:10]
     cache = read_json(cache_path) if cache_path.exists() else {}
     if cache.get("probe") != key:
         cache = {"probe": key, "definition": PROBE_VERSION, "runs": {}}
-    changed = False
-    for model_runs in runs.values():
-        for run in model_runs:
-            if run["id"] not in cache["runs"]:
-                cache["runs"][run["id"]] = probe_run(load_weights(run, results_dir), data)
-                changed = True
-    if changed:
+    missing = {run["id"]: run for model_runs in runs.values() for run in model_runs if run["id"] not in cache["runs"]}
+    for run_id, run in missing.items():
+        cache["runs"][run_id] = probe_run(load_weights(run, results_dir), data)
+    if missing:
         write_json(cache_path, cache)
     curves: dict[str, Any] = {"shifts": list(SHIFTS), "angles": list(ANGLES)}
     for name, model_runs in runs.items():
