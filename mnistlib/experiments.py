@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -203,8 +203,8 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
     tasks = [(spec, seed) for spec in specs for seed in seeds]
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
 
-    done = {task: None if retrain else stored_result(stored_path[task], task[0], keep_weights) for task in tasks}
-    todo = [task for task in tasks if done[task] is None]
+    results = {task: None if retrain else stored_result(stored_path[task], task[0], keep_weights) for task in tasks}
+    todo = [task for task in tasks if results[task] is None]
     n_jobs, threads = plan_jobs(jobs, len(todo), device)
     if n_jobs == 1:
         threads = torch.get_num_threads()  # one process trains here, with this process's threads
@@ -212,11 +212,11 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
         log(f"{len(tasks) - len(todo)} of {len(tasks)} runs stored; training {len(todo)} "
             f"in {n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}")
     results_dir.mkdir(parents=True, exist_ok=True)
-    tracker = _SweepProgress(len(todo), log)
+    finished = _progress(len(todo), log)
     options = {"retrain": retrain, "device": device, "keep_weights": keep_weights, "score_test": score_test}
     if n_jobs == 1:
         for spec, seed in todo:
-            done[spec, seed] = tracker.done(run(spec, seed, data, results_dir, progress=progress, **options))
+            results[spec, seed] = finished(run(spec, seed, data, results_dir, progress=progress, **options))
     elif todo:
         from joblib import Parallel, delayed
 
@@ -224,10 +224,9 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
         calls = (delayed(_run_in_worker)(spec, seed, arrays, results_dir, threads, options) for spec, seed in todo)
         by_id = {stored_path[task].stem: task for task in todo}
         for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls):
-            done[by_id[result["id"]]] = tracker.done(result)
+            results[by_id[result["id"]]] = finished(result)
         _release_local_workers(n_jobs)
-    tracker.close()
-    return [done[task] for task in tasks]
+    return [results[task] for task in tasks]
 
 
 def _release_local_workers(n_jobs: int) -> None:
@@ -247,32 +246,19 @@ def _headline(result: dict[str, Any]) -> str:
     return f"val acc {result['final_val_acc']:.2%}"
 
 
-class _SweepProgress:
-    """One line (or one bar in a terminal) per finished run of a sweep, with the time left estimated."""
+def _progress(total: int, log: Callable[[str], None] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A sweep's `done(result)`: one line per finished run, with the time left estimated from the runs so far."""
+    start, finished = time.perf_counter(), itertools.count(1)
 
-    def __init__(self, total: int, log: Callable[[str], None] | None) -> None:
-        self.total, self.count, self.log, self.start = total, 0, log, time.perf_counter()
-        self.bar = None
-        if log is not None and total and sys.stderr.isatty() and "ipykernel" not in sys.modules:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc="sweep", unit="run", file=sys.stderr, dynamic_ncols=True)
-
-    def done(self, result: dict[str, Any]) -> dict[str, Any]:
-        self.count += 1
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{result['name']} seed {result['seed']}: {_headline(result)}")
-            self.bar.update()
-        elif self.log is not None:
-            elapsed = time.perf_counter() - self.start
-            left = elapsed / self.count * (self.total - self.count)
-            self.log(f"[{self.count}/{self.total}] {result['name']} seed {result['seed']}: {_headline(result)} "
-                     f"({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
+    def done(result: dict[str, Any]) -> dict[str, Any]:
+        count = next(finished)
+        if log is not None:
+            left = (time.perf_counter() - start) / count * (total - count)
+            log(f"[{count}/{total}] {result['name']} seed {result['seed']}: {_headline(result)} "
+                f"({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
         return result
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    return done
 
 
 def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
