@@ -190,13 +190,14 @@ def _run_in_worker(spec: RunSpec, seed: int, arrays: dict[str, Any], results_dir
 
 def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, results_dir: str | Path | None = None, *,
           retrain: bool = False, device: str | None = None, jobs: int | str = 1, keep_weights: bool = False,
-          score_test: bool = True, progress: str = "none", log: Callable[[str], None] | None = print
-          ) -> list[dict[str, Any]]:
+          score_test: bool = True, progress: str = "none", log: Callable[[str], None] | None = print,
+          train_missing: bool = True) -> list[dict[str, Any]]:
     """Every spec with every seed; finished runs are loaded, not trained again, so a stopped sweep resumes.
 
     With jobs > 1 (or "auto") the runs still to train go to joblib's workers, each with its share of the
     cores as torch threads; every run writes only its own file. A Dask or Ray cluster takes over when the caller
     wraps the call in `joblib.parallel_config(backend="dask")` (see README). Results come back in sweep order.
+    `train_missing=False` reads stored runs only: one not stored is an error (README regeneration, tests).
     """
     seeds = list(seeds)
     results_dir = paths.results_dir(results_dir)
@@ -205,6 +206,10 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
 
     results = {task: None if retrain else stored_result(stored_path[task], task[0], keep_weights) for task in tasks}
     todo = [task for task in tasks if results[task] is None]
+    if todo and not train_missing:
+        missing = ", ".join(f"{spec.name} seed {seed}" for spec, seed in todo[:5])
+        raise FileNotFoundError(f"{results_dir}: {len(todo)} runs not stored ({missing}, ...); run `make report` to "
+                                "train them")
     n_jobs, threads = plan_jobs(jobs, len(todo), device)
     if n_jobs == 1:
         threads = torch.get_num_threads()  # one process trains here, with this process's threads

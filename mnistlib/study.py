@@ -17,7 +17,7 @@ import numpy as np
 
 from mnistlib import paths
 from mnistlib.data import MnistArrays
-from mnistlib.experiments import RunSpec, run_id, stored_result, sweep
+from mnistlib.experiments import RunSpec, sweep
 from mnistlib.io import read_json
 from mnistlib.stats import adjust_family, choose_test, compare_arms
 from mnistlib.training import TrainSettings
@@ -150,21 +150,10 @@ class Study:
         """Every (spec, seed) of a group: stored runs loaded, missing ones trained (jobs in parallel)."""
         if group not in self._cache:
             seeds = self.seeds[:len(WHY_CNN_SEEDS)] if group == "why_cnn" else self.seeds  # why-CNN: the first seeds
-            self._cache[group] = self._sweep(self.specs(group), seeds, keep_weights=group == "template")
+            self._cache[group] = sweep(self.specs(group), seeds, self.data, self.results_dir, retrain=self.retrain,
+                                       device=self.device, jobs=self.jobs, keep_weights=group == "template",
+                                       log=self.log, train_missing=self.train_missing)
         return self._cache[group]
-
-    def _sweep(self, specs: list[RunSpec], seeds: tuple[int, ...], keep_weights: bool = False) -> list[dict]:
-        if not self.train_missing:  # read each stored run once; any missing one is an error, not a run to train
-            folder = paths.results_dir(self.results_dir)
-            stored = {(spec.name, seed): stored_result(folder / f"{run_id(spec, seed, self.data)}.json", spec,
-                                                       keep_weights) for spec in specs for seed in seeds}
-            missing = [f"{name} seed {seed}" for (name, seed), result in stored.items() if result is None]
-            if missing:
-                raise FileNotFoundError(f"{folder}: {len(missing)} runs not stored ({', '.join(missing[:5])}, ...); "
-                                        "run `make report` to train them")
-            return list(stored.values())
-        return sweep(specs, seeds, self.data, self.results_dir, retrain=self.retrain, device=self.device,
-                     jobs=self.jobs, keep_weights=keep_weights, log=self.log)
 
     def runs(self, name: str) -> list[dict[str, Any]]:
         """The runs of one spec name (sorted by seed), from whichever group holds it."""

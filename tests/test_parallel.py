@@ -53,6 +53,9 @@ def test_a_finished_parallel_sweep_is_loaded_not_trained(tiny: MnistArrays, tmp_
 
     monkeypatch.setattr(experiments, "fit", lambda *a, **k: pytest.fail("a stored run was trained again"))
     assert sweep(SPECS, [0], tiny, tmp_path, jobs="auto", log=None) == first
+    assert sweep(SPECS, [0], tiny, tmp_path, log=None, train_missing=False) == first
+    with pytest.raises(FileNotFoundError, match=r"1 runs not stored \(mlp seed 1, \.\.\.\)"):
+        sweep(SPECS[:1], [0, 1], tiny, tmp_path, log=None, train_missing=False)  # never trains what is missing
 
 
 def test_plan_jobs_fits_jobs_times_threads_into_the_cores():
