@@ -141,10 +141,11 @@ def _difference(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, floa
     if paired:
         diff, var = _mean_var(a - b)
         return diff, var / a.size, float(a.size - 1)
-    se2_a, se2_b = _mean_var(a)[1] / a.size, _mean_var(b)[1] / b.size
+    (mean_a, var_a), (mean_b, var_b) = _mean_var(a), _mean_var(b)
+    se2_a, se2_b = var_a / a.size, var_b / b.size
     se2 = se2_a + se2_b
     df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1)) if se2 else math.nan
-    return _mean_var(a)[0] - _mean_var(b)[0], se2, df
+    return mean_a - mean_b, se2, df
 
 
 def _t_comparison(a: np.ndarray, b: np.ndarray, paired: bool, alpha: float, confidence: float) -> Comparison:
