@@ -104,19 +104,20 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
     return torch.from_numpy(images), torch.tensor([label for *_, label in ordered], dtype=torch.int64)
 
 
-def course_inputs(data_dir: Path) -> dict[str, Path] | None:
-    """train/test archives in data_dir (a tar preferred over a folder), or None if either is missing."""
+def course_inputs(data_dir: Path, required: bool = False) -> dict[str, Path] | None:
+    """train/test archives in data_dir (a tar preferred over a folder); if either is missing, None (a DataError
+    when `required`)."""
     found = {split: next((c for c in (data_dir / f"{split}.tar", data_dir / split) if c.exists()), None)
              for split in ("train", "test")}
+    if None in found.values() and required:
+        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
     return None if None in found.values() else found
 
 
 def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
     """Read the course layout: <data_dir>/train.tar + test.tar, or train/ + test/ folders of PNGs."""
     data_dir = Path(data_dir)
-    inputs = course_inputs(data_dir)
-    if inputs is None:
-        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
+    inputs = course_inputs(data_dir, required=True)
     return MnistArrays(*read_png_archive(inputs["train"]), *read_png_archive(inputs["test"]), "course", str(data_dir))
 
 

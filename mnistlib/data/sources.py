@@ -63,9 +63,7 @@ def _idx_present(req: Request) -> bool:
 
 
 def _load_course(req: Request) -> MnistArrays:
-    inputs = course_inputs(req.data_dir)
-    if inputs is None:
-        raise DataError(f"{req.data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
+    inputs = course_inputs(req.data_dir, required=True)
     arrays = cached("course", req.data_dir, list(inputs.values()), lambda: load_course(req.data_dir), req.cache,
                     req.verbose)
     arrays.source, arrays.origin = "course", str(req.data_dir)
