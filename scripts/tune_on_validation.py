@@ -83,6 +83,7 @@ def decide(name: str, candidates: list[RunSpec], data: MnistArrays, *, seeds: Se
             entry = means.setdefault(result["name"], {"spec": result["spec"], "parameters": result["parameters"],
                                                       "val_acc": []})
             entry["val_acc"].append(result["final_val_acc"])
+        for entry in means.values():
             entry["mean"] = statistics.fmean(entry["val_acc"])
         chosen = winner(means)
         more = _past_the_edge(candidates, chosen, axes)
