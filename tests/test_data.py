@@ -703,3 +703,39 @@ def test_an_explicit_sample_is_not_a_warning_but_a_fallback_is(tmp_path: Path, f
         assert load_mnist(tmp_path, source="sample", verbose=False).source == "sample"
     with pytest.warns(UserWarning, match="no IDX files, course archives"):
         load_mnist(tmp_path, verbose=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# Hostile-user review: fingerprint, whole archives, auto mode, links, messages, gzip bombs
+
+
+def test_fingerprint_is_the_content(small: MnistArrays) -> None:
+    def copy(**changes: torch.Tensor) -> MnistArrays:
+        tensors = {key: getattr(small, key).clone() for key in ("train_images", "train_labels", "test_images",
+                                                                 "test_labels")}
+        return MnistArrays(**{**tensors, **changes}, source="idx", origin="elsewhere")
+
+    print_ = small.fingerprint()
+    assert len(print_) == 64 and int(print_, 16) >= 0
+    assert copy().fingerprint() == print_  # same digits, another source and origin
+    assert MnistArrays.from_numpy(small.to_numpy()).fingerprint() == print_
+    pixel = small.train_images.clone()
+    pixel[3, 14, 14] ^= 1
+    label = small.test_labels.clone()
+    label[0] = (label[0] + 1) % 10
+    order = torch.arange(N_TEST - 1, -1, -1)
+    changed = [copy(train_images=pixel), copy(test_labels=label),
+               copy(test_images=small.test_images[order], test_labels=small.test_labels[order]),
+               copy(train_images=small.train_images[:-1], test_images=torch.cat([small.train_images[-1:],
+                                                                                 small.test_images])),
+               copy(train_labels=small.train_labels.to(torch.int32))]
+    assert len({print_, *(d.fingerprint() for d in changed)}) == len(changed) + 1
+
+
+def test_fingerprint_is_computed_once(small: MnistArrays, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = MnistArrays(small.train_images, small.train_labels, small.test_images, small.test_labels, "idx", "")
+    first = d.fingerprint()
+    import hashlib
+
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: (_ for _ in ()).throw(AssertionError("hashed again")))
+    assert d.fingerprint() == first and "fingerprint" not in repr(d)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ class MnistArrays:
     test_labels: torch.Tensor
     source: str
     origin: str
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def full(self) -> bool:
@@ -65,6 +67,19 @@ class MnistArrays:
         """What makes two datasets the same for run ids, caching and resuming: full MNIST or the sample, and the
         sizes. Where it was read from is left out on purpose: the mirror copied into data/ is the same data."""
         return {"dataset": "mnist" if self.full else "sample", "n_train": self.n_train, "n_test": self.n_test}
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the four tensors in order, each with its name, dtype and shape: the same digits give the
+        same value whatever their source, one pixel or label changed, or a split reordered or cut elsewhere, another.
+        Computed once per object (about 0.05 s for full MNIST): the tensors are treated as immutable."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for key in TENSOR_KEYS:
+                array = getattr(self, key).detach().cpu().contiguous().numpy()
+                digest.update(f"{key}\0{array.dtype.str}\0{list(array.shape)}\0".encode())
+                digest.update(array.data)
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
 
     def info(self) -> dict[str, Any]:
         """Provenance for result JSON files: the kind of source and sizes; never an absolute path of this machine."""
