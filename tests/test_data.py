@@ -739,3 +739,92 @@ def test_fingerprint_is_computed_once(small: MnistArrays, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(hashlib, "sha256", lambda *a: (_ for _ in ()).throw(AssertionError("hashed again")))
     assert d.fingerprint() == first and "fingerprint" not in repr(d)
+
+
+def digit_members(small: MnistArrays, n: int = 6) -> dict[str, bytes]:
+    return {f"{i}_{int(lbl)}.png": png_bytes(img)
+            for i, (img, lbl) in enumerate(zip(small.train_images[:n].numpy(), small.train_labels[:n], strict=True))}
+
+
+def test_a_cut_tar_is_refused_wherever_it_is_cut(tmp_path: Path, small: MnistArrays) -> None:
+    """A tar cut at a member boundary or inside a header read as a shorter archive (exit 0); a cut .tar.gz raised
+    EOFError from the member reads, outside the error handling."""
+    members = {**digit_members(small), "README.txt": b"not a digit" * 50, "zz/.hidden.png": b"skipped"}
+    whole = write_tar(tmp_path / "whole.tar", members).read_bytes()
+    with tarfile.open(tmp_path / "whole.tar") as tar:
+        end = tar.getmembers()[-1].offset_data + 512 + 1024  # the last member (< 512 bytes) and two zero blocks
+    assert len(read_png_archive(tmp_path / "whole.tar")[1]) == 6
+    cut_tar, cut_gz = tmp_path / "cut.tar", tmp_path / "cut.tar.gz"
+    blocks = [b for k in range(end // 512 + 1) for b in (512 * k - 1, 512 * k, 512 * k + 1, 512 * k + 100)]
+    for cut in sorted({c for c in blocks if 0 <= c < end}):
+        cut_tar.write_bytes(whole[:cut])
+        with pytest.raises(DataError, match="tar archive") as err:
+            read_png_archive(cut_tar)
+        assert str(cut_tar) in str(err.value) and "\n" not in str(err.value), cut
+    cut_tar.write_bytes(whole[:end])  # only the padding after the end blocks is gone: nothing is missing
+    assert torch.equal(read_png_archive(cut_tar)[0], small.train_images[:6])
+    gz = gzip.compress(whole)
+    cut_gz.write_bytes(gz)
+    assert torch.equal(read_png_archive(cut_gz)[0], small.train_images[:6])
+    for cut in range(0, len(gz) - 1, 11):
+        cut_gz.write_bytes(gz[:cut])
+        with pytest.raises(DataError, match="tar archive") as err:
+            read_png_archive(cut_gz)
+        assert str(cut_gz) in str(err.value), cut
+    garbled = bytearray(whole)
+    garbled[1024:1536] = b"x" * 512  # the second member's header
+    cut_tar.write_bytes(bytes(garbled))
+    with pytest.raises(DataError, match="damaged at byte 1,024"):
+        read_png_archive(cut_tar)
+
+
+def test_links_are_read_the_same_from_a_folder_and_its_tar(tmp_path: Path, small: MnistArrays) -> None:
+    """A folder with a hard link and a symlink gave 52 images, its tar 50; a symlinked subfolder was skipped."""
+    folder = write_folder(tmp_path / "train", digit_members(small))
+    label = int(small.train_labels[0])
+    os.link(folder / f"0_{label}.png", folder / f"6_{label}.png")  # one more file, in a folder and in its tar
+
+    def tar_of(name: str) -> Path:
+        with tarfile.open(tmp_path / name, "w") as tar:
+            tar.add(folder, arcname="train")
+        return tmp_path / name
+
+    with tarfile.open(tar_of("hard.tar")) as tar:
+        assert tar.getmember(f"train/6_{label}.png").islnk()
+    from_folder, from_tar = read_png_archive(folder), read_png_archive(tmp_path / "hard.tar")
+    assert len(from_folder[1]) == len(from_tar[1]) == 7
+    assert torch.equal(from_folder[0], from_tar[0]) and torch.equal(from_folder[0][6], small.train_images[0])
+    elsewhere = write_folder(tmp_path / "elsewhere", {"20_1.png": png_bytes(small.train_images[0].numpy())})
+    for link, target in (("7_1.png", folder / f"0_{label}.png"), ("more", elsewhere)):
+        (folder / link).symlink_to(target)
+        for path in (folder, tar_of("links.tar")):
+            with pytest.raises(DataError, match="symbolic link") as err:
+                read_png_archive(path)
+            assert link in str(err.value) and str(path) in str(err.value)
+        (folder / link).unlink()
+    (tmp_path / "via-link").symlink_to(folder)  # the archive itself may be a link
+    assert len(read_png_archive(tmp_path / "via-link")[1]) == 7
+
+
+def test_a_symlink_added_after_caching_is_refused_not_served_from_cache(tmp_path: Path, small: MnistArrays) -> None:
+    write_png_folder(tmp_path / "train", small.train_images[:20], small.train_labels[:20])
+    write_png_folder(tmp_path / "test", small.test_images[:10], small.test_labels[:10])
+    assert load_mnist(tmp_path, source="course", verbose=False).n_train == 20
+    write_png_folder(tmp_path / "extra", small.train_images[20:30], small.train_labels[20:30])
+    (tmp_path / "train" / "extra").symlink_to(tmp_path / "extra")
+    with pytest.raises(DataError, match="symbolic link"):
+        load_mnist(tmp_path, source="course", verbose=False)
+
+
+@pytest.mark.parametrize("container", ["folder", "tar"])
+def test_non_ascii_digits_in_a_png_name(tmp_path: Path, small: MnistArrays, container: str) -> None:
+    """'100_³.png' raised "invalid literal for int()" without the file name; so did an id of '³'."""
+    digit = png_bytes(small.train_images[0].numpy())
+    path = write_container(tmp_path, {"1_2.png": digit, "100_³.png": digit}, container)
+    with pytest.raises(DataError, match="label ³ outside 0-9") as err:
+        read_png_archive(path)
+    assert "100_³.png" in str(err.value) and str(path) in str(err.value)
+    (tmp_path / "ids").mkdir()
+    path = write_container(tmp_path / "ids", {"1_2.png": digit, "³_4.png": digit, "٣_5.png": digit, "3_6.png": digit},
+                           container)
+    assert read_png_archive(path)[1].tolist() == [2, 6, 4, 5]  # numeric ids first, then the rest as text

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from mnistlib.data.arrays import TENSOR_KEYS, DataError, MnistArrays, check_split
+from mnistlib.data.course import folder_files
 from mnistlib.io import atomic_path
 
 CACHE_VERSION = 2  # 2: keyed on content (1 was keyed on mtimes)
@@ -27,7 +28,7 @@ def content_signature(inputs: list[Path]) -> dict[str, Any]:
     names: list[str] = []
     for root in inputs:
         names.append(root.name)
-        entries = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        entries = folder_files(root) if root.is_dir() else [root]  # the files a course folder is read from
         for p in entries:
             rel = p.relative_to(root).as_posix() if root.is_dir() else p.name
             try:

@@ -7,7 +7,7 @@ import os
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ _PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
 
 def _sort_key(ident: str) -> tuple[int, int, str]:
     """Numeric ids sort numerically (2 before 10, 00002 and 2 being the same id); anything else after them, as text."""
-    return (0, int(ident), "") if ident.isdigit() else (1, 0, ident)
+    return (0, int(ident), "") if ident.isascii() and ident.isdigit() else (1, 0, ident)
 
 
 def _parse_name(name: str, where: str) -> tuple[str, int] | None:
@@ -33,12 +33,11 @@ def _parse_name(name: str, where: str) -> tuple[str, int] | None:
     if any(part.startswith(".") and part not in (".", "..") for part in parts) or not base.lower().endswith(".png"):
         return None
     match = _PNG_NAME.match(base)
-    if match is None or not match["label"].isdigit():
+    if match is None or not match["label"]:
         raise DataError(f"{where}: file name has no label (expected '{{id}}_{{label}}.png')")
-    label = int(match["label"])
-    if not 0 <= label <= 9:
-        raise DataError(f"{where}: label {label} outside 0-9")
-    return match["id"], label
+    if not (match["label"].isascii() and match["label"].isdigit() and 0 <= int(match["label"]) <= 9):
+        raise DataError(f"{where}: label {match['label']} outside 0-9 (expected '{{id}}_{{label}}.png')")
+    return match["id"], int(match["label"])
 
 
 def _decode_png(blob: bytes, where: str) -> np.ndarray:
@@ -58,27 +57,56 @@ def _decode_png(blob: bytes, where: str) -> np.ndarray:
         raise DataError(f"{where}: PNG does not decode ({type(exc).__name__}: {exc})") from exc
 
 
-def _iter_pngs(path: Path) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
-    """(name, display name, reader) for each file of a tar or folder, at any depth (the same rule for both)."""
+def folder_files(folder: Path) -> list[Path]:
+    """The files under a folder at any depth, sorted; a symbolic link anywhere in it is refused (a tar keeps a link
+    as a link, so following one here would make a folder and its tar differ). A hard link is a file like any other,
+    as it is when a tar holding one is extracted."""
+    entries = sorted(folder.rglob("*"))
+    for entry in entries:
+        if entry.is_symlink():
+            raise DataError(f"{entry}: symbolic link in a data folder (copy the file or folder it points to instead)")
+    return [entry for entry in entries if entry.is_file()]
+
+
+class _WholeTarInfo(tarfile.TarInfo):
+    """tarfile takes a cut, missing or garbled header for the end of the archive and quietly stops there; with this,
+    only the two zero blocks that end every tar do, so an archive cut anywhere is refused, not read in part."""
+
+    @classmethod
+    def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        try:
+            return super().fromtarfile(tar)
+        except tarfile.EOFHeaderError:
+            if tar.fileobj.read(tarfile.BLOCKSIZE) != tarfile.NUL * tarfile.BLOCKSIZE:
+                raise tarfile.ReadError("it is cut short: no end-of-archive blocks") from None
+            raise
+        except tarfile.HeaderError as exc:
+            raise tarfile.ReadError(f"it is cut short or damaged at byte {tar.offset:,} ({exc})") from None
+
+
+def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
+    """(display name, (id, label), content) of each digit image in a tar or folder, at any depth (the same rule for
+    both, links included); a tar is read to its end (a .tar.gz to its checksum) or refused."""
     if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            if file.is_file():
-                yield file.relative_to(path).as_posix(), str(file), file.read_bytes
+        for file in folder_files(path):
+            if parsed := _parse_name(file.relative_to(path).as_posix(), str(file)):
+                yield str(file), parsed, file.read_bytes()
         return
     try:
-        tar = tarfile.open(path, "r:*")
-    except (tarfile.TarError, OSError) as exc:
-        raise DataError(f"{path}: not a readable tar archive or folder ({exc})") from exc
-    with tar:
-        try:
+        with tarfile.open(path, "r:*", tarinfo=_WholeTarInfo) as tar:
             for member in tar:
-                if not member.isfile():
-                    continue
-                handle = tar.extractfile(member)
-                assert handle is not None  # regular files always have content
-                yield member.name, f"{path}:{member.name}", handle.read
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path}: corrupt tar archive ({exc})") from exc
+                where = f"{path}:{member.name}"
+                if member.issym():
+                    raise DataError(f"{where}: symbolic link in a tar archive (store the file it points to instead)")
+                if (member.isfile() or member.islnk()) and (parsed := _parse_name(member.name, where)):
+                    handle = tar.extractfile(member)
+                    assert handle is not None  # files and hard links always have content
+                    yield where, parsed, handle.read()
+            while tar.fileobj.read(1 << 20):  # the rest: a compressed archive's checksum is checked at its end
+                pass
+    except (tarfile.TarError, OSError, EOFError, zlib.error, KeyError) as exc:
+        detail = " ".join(str(exc).split())  # tarfile.open's message lists each method it tried, a line each
+        raise DataError(f"{path}: not a complete, readable tar archive ({detail})") from exc
 
 
 def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,15 +115,11 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
     if not path.exists():
         raise DataError(f"{path}: no such tar file or folder")
     found: dict[tuple[int, int, str], tuple[str, np.ndarray, int]] = {}  # sort key -> (where, image, label)
-    for name, where, read in _iter_pngs(path):
-        parsed = _parse_name(name, where)
-        if parsed is None:
-            continue
-        ident, label = parsed
+    for where, (ident, label), blob in _iter_pngs(path):
         key = _sort_key(ident)
         if key in found:
             raise DataError(f"{where}: duplicate id {ident!r} (also in {found[key][0]})")
-        found[key] = (where, _decode_png(read(), where), label)
+        found[key] = (where, _decode_png(blob, where), label)
     if not found:
         kind = "folder" if path.is_dir() else "tar archive"
         raise DataError(f"{path}: empty {kind}: no '{{id}}_{{label}}.png' files")
