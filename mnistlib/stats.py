@@ -1,26 +1,31 @@
-"""Seed-level statistics for comparing training arms, so every verdict in a report is computed, never typed.
+"""Statistics for comparing training arms, so every verdict in a report is computed, never typed.
 
-An arm's data are its final test accuracies (fractions), one per seed; it is compared with a baseline arm by a
-two-sided Welch's or paired t-test. The t statistics follow the textbook formulae rather than scipy's `ttest_ind` /
-`ttest_rel` (the tests check they agree): MNIST accuracies are multiples of 1/10000, so an arm whose seeds all score
-the same is realistic, and numpy then reports a variance of ~1e-32 instead of 0. A constant arm is detected exactly.
+An arm's data are, per seed, which test images it classified right. `compare` tests an arm against a baseline twice:
+primarily by a crossed random-effects analysis (new seeds AND a new test set of the same size), and at seed level by
+a paired or Welch t-test on per-seed accuracies (this test set held fixed). Pairing is by design, never by the data:
+runs with the same seed share the validation split, data order and initial weights. The t statistics follow the
+textbook formulae rather than scipy's `ttest_ind` / `ttest_rel` (the tests check they agree): MNIST accuracies are
+multiples of 1/10000, so an arm whose seeds all score the same is realistic, and numpy then reports a variance of
+~1e-32 instead of 0. A constant arm is detected exactly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import optimize, stats
 
 HELPS = "helps"
 HURTS = "hurts"
+HELPS_THIS_TEST_SET = "helps on this test set (not shown for new digits)"
+HURTS_THIS_TEST_SET = "hurts on this test set (not shown for new digits)"
 NO_DIFFERENCE = "no effect detected"
 BASELINE = "baseline"
-TESTS = ("welch", "paired")
+VAR_FLOOR = 1e-12  # smallest variance of a difference: an SE of 1e-6, a hundredth of one image in 10,000
 
 
 @dataclass(frozen=True)
@@ -182,144 +187,130 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def compare_arms(results: dict[str, list[float]], baseline: str, alpha: float = 0.05, test: str = "welch",
-                 confidence: float = 0.95, correct: dict[str, np.ndarray] | None = None, n_boot: int = 4000,
-                 family: int | None = None) -> list[dict]:
-    """One row per arm, baseline first; the verdict of every row is the Holm-adjusted one, computed only here.
+def _two_way(x: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Per-image means, and the seed and residual mean squares of a seeds x images table (two-way ANOVA)."""
+    s, n = x.shape
+    seed_means, image_means, grand = x.mean(1), x.mean(0), x.mean()
+    ms_seed = n * float(np.sum((seed_means - grand) ** 2)) / (s - 1)
+    ms_res = float(np.sum((x - seed_means[:, None] - image_means + grand) ** 2)) / ((s - 1) * (n - 1))
+    return image_means, ms_seed, ms_res
 
-    ``ci_low``/``ci_high`` are the interval of the arm's own mean; ``diff_ci_low``/``diff_ci_high`` the interval of
-    its difference from the baseline (per comparison); ``p_value`` is the raw p, ``p_adjusted`` Holm's over all
-    the arms compared, and ``verdict`` comes from ``p_adjusted`` at ``alpha``. ``mde`` is the smallest difference
-    the design detects with 80% power at the strictest Holm level (alpha / number of comparisons).
-    With ``correct`` (per arm, a seeds x test-images 0/1 matrix) each row also gets a bootstrap over seeds and
-    test images (``boot_*``, see `bootstrap_difference`), Holm-adjusted the same way.
-    The baseline row has difference 0, p-values nan and verdict "baseline". ``family`` is the number of
-    comparisons the caller will adjust together (`adjust_family`) when it is more than these arms, for ``mde``.
+
+def crossed_difference(arm: np.ndarray, baseline: np.ndarray, paired: bool) -> tuple[float, float, float]:
+    """mean(arm) - mean(baseline), its variance for new seeds and a new test set of this size, and Satterthwaite's df.
+
+    Crossed random effects D = mu + seed + image + residual, estimated by ANOVA mean squares (unlike bootstrapping
+    seeds and images, which counts the residual two or three times; Owen 2007). Inputs are seeds x images tables.
+    Paired (same seeds, rows matched), D = arm - baseline: Var = (MS_seed + MS_image - MS_res) / (S N).
+    Unpaired (disjoint seeds, shared images; seed effects separate, image effects shared): with d_i the difference
+    of the arms' image means, Var = var_i(d_i) / N + sum over arms of (MS_seed - MS_res) / (S_arm N).
+    The variance is clipped at VAR_FLOOR; df is inf when the difference is known exactly (every mean square 0).
     """
-    if test not in TESTS:
-        raise ValueError(f"test must be one of {TESTS}, got {test!r}")
-    if baseline not in results:
-        raise KeyError(f"baseline arm {baseline!r} not in results (arms: {sorted(results)})")
-    run = welch_test if test == "welch" else paired_test
-    others = [k for k in results if k != baseline]
-    family_alpha = alpha / (family or max(1, len(others)))
-    rows = []
-    for name in [baseline, *others]:
-        s = summarize(results[name], confidence)
-        row = {"arm": name, "n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
-        if name == baseline:
-            row.update(difference=0.0, diff_ci_low=math.nan, diff_ci_high=math.nan, p_value=math.nan,
-                       mde=math.nan, test=test)
-        else:
-            c = run(results[name], results[baseline], alpha=alpha, confidence=confidence)
-            row.update(difference=c.difference, diff_ci_low=c.ci_low, diff_ci_high=c.ci_high, p_value=c.p_value,
-                       test=test, mde=min_detectable_effect(results[name], results[baseline], family_alpha,
-                                                            paired=test == "paired"))
-            if correct is not None:
-                boot = bootstrap_difference(correct[name], correct[baseline], n_boot=n_boot,
-                                            paired_seeds=test == "paired", confidence=confidence)
-                row.update(boot_diff_ci_low=boot.ci_low, boot_diff_ci_high=boot.ci_high, boot_p=boot.p_value)
-        rows.append(row)
-    return adjust_family(rows, alpha)
+    n = arm.shape[1]
+    if paired:
+        image_means, ms_seed, ms_res = _two_way(arm - baseline)
+        s = arm.shape[0]
+        terms = [(1 / (s * n), ms_seed, s - 1), (-1 / (s * n), ms_res, (s - 1) * (n - 1)),
+                 (1 / n, float(np.var(image_means, ddof=1)), n - 1)]
+    else:
+        (means_a, seed_a, res_a), (means_b, seed_b, res_b) = _two_way(arm), _two_way(baseline)
+        (sa, sb) = arm.shape[0], baseline.shape[0]
+        terms = [(1 / (sa * n), seed_a, sa - 1), (-1 / (sa * n), res_a, (sa - 1) * (n - 1)),
+                 (1 / (sb * n), seed_b, sb - 1), (-1 / (sb * n), res_b, (sb - 1) * (n - 1)),
+                 (1 / n, float(np.var(means_a - means_b, ddof=1)), n - 1)]
+    var = max(VAR_FLOOR, sum(c * ms for c, ms, _ in terms))
+    spread = sum((c * ms) ** 2 / df for c, ms, df in terms)
+    df = var**2 / spread if spread > 0 else math.inf
+    return float(arm.mean() - baseline.mean()), var, df
+
+
+def _correctness(runs: Mapping[int, np.ndarray], seeds: Sequence[int], name: str) -> np.ndarray:
+    """The seeds x images 0/1 table of one arm, validated."""
+    table = np.stack([np.asarray(runs[s], dtype=np.float64) for s in seeds])
+    if table.ndim != 2 or table.shape[1] < 2 or not np.isin(table, (0.0, 1.0)).all():
+        raise ValueError(f"{name}: need per seed a 0/1 vector over the same >= 2 test images, got {table.shape}")
+    return table
+
+
+def compare(arm: Mapping[int, np.ndarray], baseline: Mapping[int, np.ndarray], confidence: float = 0.95) -> dict:
+    """Compare an arm with the baseline, each a mapping seed -> per-test-image correctness (same images, same order).
+
+    The design follows the seeds, never the values: paired on the seeds both share (at least 2), Welch's when they
+    share none; one shared seed is an error (a mixed design). ``p_value`` and ``ci_*`` are the crossed analysis
+    (`crossed_difference`); ``seed_*`` the t-test on per-seed accuracies. `adjust_family` then adds the verdict.
+    """
+    _check_level(confidence)
+    shared = sorted(set(arm) & set(baseline))
+    if len(shared) == 1:
+        raise ValueError(f"arm and baseline share only seed {shared[0]}: pair on 2 or more seeds, or on none")
+    paired = bool(shared)
+    arm_seeds, base_seeds = (shared, shared) if paired else (sorted(arm), sorted(baseline))
+    if len(arm_seeds) < 2 or len(base_seeds) < 2:
+        raise ValueError(f"Welch's test needs >= 2 seeds per arm: arm has {len(arm)}, baseline {len(baseline)}")
+    a, b = _correctness(arm, arm_seeds, "arm"), _correctness(baseline, base_seeds, "baseline")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"arm and baseline must be scored on the same test images: {a.shape[1]} vs {b.shape[1]}")
+    diff, var, df = crossed_difference(a, b, paired)
+    t = diff / math.sqrt(var)
+    half = float(stats.t.ppf((1 + confidence) / 2, df)) * math.sqrt(var)
+    seed = (paired_test if paired else welch_test)(a.mean(1), b.mean(1), confidence=confidence)
+    return {"design": "paired" if paired else "welch", "seeds": sorted(set(arm_seeds) | set(base_seeds)),
+            "n": a.shape[0], "n_arm": a.shape[0], "n_base": b.shape[0], "mean": float(a.mean()),
+            "baseline_mean": float(b.mean()), "difference": diff, "ci_low": diff - half, "ci_high": diff + half,
+            "p_value": float(2 * stats.t.sf(abs(t), df)), "df": df, "seed_ci_low": seed.ci_low,
+            "seed_ci_high": seed.ci_high, "seed_p_value": seed.p_value, "seed_df": seed.df, "confidence": confidence}
 
 
 def adjust_family(rows: list[dict], alpha: float = 0.05) -> list[dict]:
-    """Holm-adjust the rows' p-values as one family (and their bootstrap p-values, where present), and give each row
-    the verdict of its adjusted p: the one place a verdict is made. A row without a p (the baseline) is "baseline"."""
-    for key, adjusted_key, verdict_key in (("p_value", "p_adjusted", "verdict"),
-                                           ("boot_p", "boot_p_adjusted", "boot_verdict")):
-        if any(key in row for row in rows):
-            adjusted = holm_adjust([row.get(key, math.nan) for row in rows])
-            for row, p in zip(rows, adjusted, strict=True):
-                row[adjusted_key] = p
-                row[verdict_key] = BASELINE if math.isnan(p) else verdict(p, row["difference"], alpha)
+    """Holm-adjust ``p_value`` and ``seed_p_value`` over the rows as one family and give each row its verdict: the one
+    place a verdict is made. The crossed p decides "helps"/"hurts"; when only the seed-level p survives, the effect
+    holds for this test set alone. ``family`` is the number of comparisons (1: nothing was adjusted). A row without
+    a p (the baseline) is "baseline"."""
+    adjusted = holm_adjust([row.get("p_value", math.nan) for row in rows])
+    seed_adjusted = holm_adjust([row.get("seed_p_value", math.nan) for row in rows])
+    family = sum(not math.isnan(p) for p in adjusted)
+    this_set = {HELPS: HELPS_THIS_TEST_SET, HURTS: HURTS_THIS_TEST_SET, NO_DIFFERENCE: NO_DIFFERENCE}
+    for row, p, seed_p in zip(rows, adjusted, seed_adjusted, strict=True):
+        row.update(p_adjusted=p, seed_p_adjusted=seed_p, family=family)
+        word = verdict(p, row.get("difference", 0.0), alpha)
+        if word == NO_DIFFERENCE and not math.isnan(seed_p):
+            word = this_set[verdict(seed_p, row["difference"], alpha)]
+        row["verdict"] = BASELINE if math.isnan(p) else word
     return rows
 
 
-def min_detectable_effect(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, power: float = 0.8,
-                          paired: bool = False) -> float:
-    """The smallest true difference this design would detect with `power` at level `alpha` (two-sided t-test).
+def detectable_effect(sd: float, n: int, alpha: float, power: float = 0.8, paired: bool = True) -> float:
+    """The true difference a two-sided t-test at level `alpha` detects with probability `power` (noncentral t).
 
-    (t_{1-alpha/2} + t_{power}) x the standard error of the difference, with the spread measured in the data
-    (each arm's variance and Welch's degrees of freedom, as the test uses; the per-seed differences when paired).
+    For planning, so `sd` is fixed before the results: paired, the SD of per-seed differences (n pairs); unpaired,
+    the SD of each arm (n seeds per arm, df 2n - 2). Callers pass alpha already divided for Holm's strictest level.
     """
-    a, b = _as_values(arm, "arm"), _as_values(baseline, "baseline")
-    if a.size < 2 or b.size < 2 or paired and a.size != b.size:
-        return math.nan
-    _, se2, df = _difference(a, b, paired)
-    if se2 == 0:
-        return 0.0
-    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * math.sqrt(se2))
+    if not (n >= 2 and sd >= 0 and 0 < alpha < power < 1):
+        raise ValueError(f"need n >= 2, sd >= 0 and 0 < alpha < power < 1, got n={n}, sd={sd}, {alpha=}, {power=}")
+    df, se = (n - 1, sd / math.sqrt(n)) if paired else (2 * n - 2, sd * math.sqrt(2 / n))
+    crit = float(stats.t.ppf(1 - alpha / 2, df))
+
+    def shortfall(ncp: float) -> float:
+        return float(stats.nct.sf(crit, df, ncp) + stats.nct.sf(crit, df, -ncp)) - power  # both tails
+
+    return se * float(optimize.brentq(shortfall, 0.0, 10 * (crit + 1), xtol=1e-10))
 
 
-def seed_correlation(results: dict[str, list[float]], baseline: str) -> float:
-    """Mean Pearson correlation, over arms, between an arm's and the baseline's accuracies seed by seed.
-
-    Pairing by seed only pays when arms share seed-level luck (same split, data order, initial weights): a clearly
-    positive correlation. `choose_test` reads this, and only this, to pick the test, before any p-value is seen.
-    """
-    base = np.asarray(results[baseline], dtype=float)
-    rs = []
-    for name, values in results.items():
-        arm = np.asarray(values, dtype=float)
-        if name == baseline or arm.size != base.size or arm.size < 3 or np.ptp(arm) == 0 or np.ptp(base) == 0:
-            continue
-        rs.append(float(np.corrcoef(arm, base)[0, 1]))
-    return float(np.mean(rs)) if rs else math.nan
-
-
-PAIRING_THRESHOLD = 0.3  # below this, pairing removes too little shared variance to pay for its lost degrees of freedom
-
-
-def choose_test(results: dict[str, list[float]], baseline: str) -> tuple[str, float]:
-    """("paired", r) when seeds correlate across arms (r >= PAIRING_THRESHOLD), else ("welch", r); declared rule."""
-    r = seed_correlation(results, baseline)
-    return ("paired" if not math.isnan(r) and r >= PAIRING_THRESHOLD else "welch"), r
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """Difference of mean accuracy with both noise sources: which seeds were run, and which test images were drawn."""
-
-    difference: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    n_boot: int
-
-
-def bootstrap_difference(correct_arm: np.ndarray, correct_base: np.ndarray, n_boot: int = 4000,
-                         paired_seeds: bool = False, confidence: float = 0.95, seed: int = 0) -> Bootstrap:
-    """Two-level bootstrap of mean(arm) - mean(baseline): resample seeds, and test images paired across both arms.
-
-    `correct_*` are seeds x images 0/1 matrices (1 = that run classified that test image right). Each replicate
-    draws seeds with replacement (the same seed indices in both arms when `paired_seeds`) and one resample of the
-    test images used by both arms, so a replicate asks "another set of seeds, another test set of this size".
-    The p-value is the two-sided percentile p: twice the share of replicates on the far side of zero.
-    """
-    _check_level(confidence)
-    a = np.asarray(correct_arm, dtype=np.float64)
-    b = np.asarray(correct_base, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"need seeds x images matrices over the same images, got {a.shape} and {b.shape}")
-    rng = np.random.default_rng(seed)
-    n_images = a.shape[1]
-    diffs = np.empty(n_boot)
-    for start in range(0, n_boot, 250):  # 250 replicates at a time: one matrix product per arm
-        count = min(250, n_boot - start)
-        weights = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images)
-                            for _ in range(count)]).astype(np.float64).T / n_images  # images x replicates
-        per_seed_a, per_seed_b = a @ weights, b @ weights  # seeds x replicates: accuracy on each resampled test set
-        seeds_a = rng.integers(0, a.shape[0], (count, a.shape[0]))
-        same = paired_seeds and a.shape[0] == b.shape[0]
-        seeds_b = seeds_a if same else rng.integers(0, b.shape[0], (count, b.shape[0]))
-        columns = np.arange(count)[:, None]
-        diffs[start:start + count] = (per_seed_a[seeds_a, columns].mean(1) - per_seed_b[seeds_b, columns].mean(1))
-    observed = float(a.mean() - b.mean())
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
-    p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
-    return Bootstrap(observed, float(low), float(high), float(p), n_boot)
+def best_by_validation(candidates: Mapping[str, Sequence[float]]) -> str:
+    """The candidate with the highest mean validation accuracy (exact ties: the first). A missing or non-finite value
+    is an error naming the candidate, not a score: max() would let a NaN win or lose by its position."""
+    best: str | None = None
+    best_mean = -math.inf
+    for name, values in candidates.items():
+        vals = list(values)
+        if not vals or any(v is None or not math.isfinite(v) for v in vals):
+            raise ValueError(f"candidate {name!r} has no or missing/non-finite validation accuracies: {vals}")
+        mean = math.fsum(vals) / len(vals)  # fsum: the same values in another order tie exactly
+        if best is None or mean > best_mean:
+            best, best_mean = name, mean
+    if best is None:
+        raise ValueError("no candidates to choose from")
+    return best
 
 
 def format_pct(x: float, digits: int = 2) -> str:

@@ -10,13 +10,21 @@ import pytest
 from scipy import stats
 
 from mnistlib.stats import (
+    BASELINE,
+    HELPS,
+    HELPS_THIS_TEST_SET,
+    HURTS,
+    HURTS_THIS_TEST_SET,
+    NO_DIFFERENCE,
+    VAR_FLOOR,
     Summary,
-    bootstrap_difference,
-    choose_test,
-    compare_arms,
+    adjust_family,
+    best_by_validation,
+    compare,
+    crossed_difference,
+    detectable_effect,
     format_pct,
     holm_adjust,
-    min_detectable_effect,
     paired_test,
     summarize,
     welch_test,
@@ -212,47 +220,13 @@ def test_paired_needs_two_seeds() -> None:
         paired_test([0.9], [0.8])
 
 
-# ---------------------------------------------------------------- compare_arms
+# ---------------------------------------------------------------- per-seed accuracies used below
 
 RESULTS = {
     "dropout": [0.9841, 0.9852, 0.9838, 0.9846, 0.9850],
     "plain": [0.9801, 0.9812, 0.9795, 0.9808, 0.9803],
     "noise": [0.9799, 0.9815, 0.9790, 0.9811, 0.9806],
 }
-ROW_KEYS = {"arm", "n", "mean", "std", "ci_low", "ci_high", "difference", "p_value", "verdict"}
-
-
-def test_compare_arms_rows() -> None:
-    rows = compare_arms(RESULTS, "plain")
-    assert [r["arm"] for r in rows] == ["plain", "dropout", "noise"]
-    base = rows[0]
-    assert base["verdict"] == "baseline" and base["difference"] == 0.0 and math.isnan(base["p_value"])
-    for row in rows:
-        s = summarize(RESULTS[row["arm"]])
-        assert row["n"] == 5
-        assert (row["mean"], row["std"]) == (s.mean, s.std)
-        assert (row["ci_low"], row["ci_high"]) == (s.ci_low, s.ci_high)
-        assert set(row) >= ROW_KEYS
-    for row in rows[1:]:
-        c = welch_test(RESULTS[row["arm"]], RESULTS["plain"])
-        assert (row["difference"], row["p_value"]) == (c.difference, c.p_value)
-        assert (row["diff_ci_low"], row["diff_ci_high"]) == (c.ci_low, c.ci_high)
-    assert rows[1]["verdict"] == "helps" and rows[2]["verdict"] == "no effect detected"
-
-
-def test_compare_arms_paired_and_alpha() -> None:
-    rows = compare_arms(RESULTS, "plain", test="paired", alpha=0.2)
-    c = paired_test(RESULTS["noise"], RESULTS["plain"], alpha=0.2)
-    assert rows[2]["p_value"] == c.p_value
-    assert rows[2]["p_value"] != welch_test(RESULTS["noise"], RESULTS["plain"]).p_value
-
-
-def test_compare_arms_rejects_bad_arguments() -> None:
-    with pytest.raises(KeyError, match="nope"):
-        compare_arms(RESULTS, "nope")
-    with pytest.raises(ValueError, match="test must be"):
-        compare_arms(RESULTS, "plain", test="mann-whitney")
-
 
 # ---------------------------------------------------------------- formatting
 
@@ -291,71 +265,261 @@ def test_holm_adjust_known_values_keeps_order_and_nan() -> None:
     assert holm_adjust([]) == []
 
 
-def test_compare_arms_adds_holm_adjusted_p() -> None:
-    rows = compare_arms(RESULTS, "plain")
-    assert math.isnan(rows[0]["p_adjusted"])
-    raw = [row["p_value"] for row in rows[1:]]
-    assert [row["p_adjusted"] for row in rows[1:]] == pytest.approx(holm_adjust(raw))
-    assert all(row["p_adjusted"] >= row["p_value"] for row in rows[1:])
+# ---------------------------------------------------------------- crossed analysis: seeds x test images
+
+# (sigma_seed, sigma_image, sigma_residual) of D[s, i] = mu + a_s + b_i + e_si
+REGIMES = {"residual-dominated": (0.001, 0.01, 1.0), "balanced": (0.01, 0.1, 0.3), "seed-dominated": (0.03, 0.05, 0.2)}
 
 
-def test_every_verdict_is_the_adjusted_one() -> None:
-    # Three arms each at raw p ~ 0.02-0.04: each "helps" alone, none after Holm over three comparisons.
-    base = [0.9900, 0.9905, 0.9910, 0.9895, 0.9902]
-    arms = {"base": base}
-    for name, shift in (("a", 0.0009), ("b", 0.0010), ("c", 0.0008)):
-        arms[name] = [v + shift + 0.0004 * ((i * 7 + len(name)) % 3 - 1) for i, v in enumerate(base)]
-    rows = compare_arms(arms, "base")
-    raw = [welch_test(arms[row["arm"]], base) for row in rows[1:]]
-    assert any(c.verdict == "helps" for c in raw)  # what the unadjusted test would have said
-    for row, c in zip(rows[1:], raw, strict=True):
-        expected = "helps" if row["p_adjusted"] < 0.05 and row["difference"] > 0 else "no effect detected"
-        assert row["verdict"] == expected
-        assert row["p_adjusted"] >= c.p_value
+@pytest.mark.parametrize("regime", REGIMES)
+def test_crossed_variance_is_unbiased_and_covers(regime: str) -> None:
+    sd_seed, sd_image, sd_res = REGIMES[regime]
+    s, n, reps, mu = 10, 2000, 1000, 0.003
+    truth = sd_seed**2 / s + sd_image**2 / n + sd_res**2 / (s * n)
+    rng = np.random.default_rng(11)
+    diffs, variances, naive, covered = [], [], [], 0
+    for _ in range(reps):
+        d = mu + rng.normal(0, sd_seed, (s, 1)) + rng.normal(0, sd_image, n) + rng.normal(0, sd_res, (s, n))
+        diff, var, df = crossed_difference(d, np.zeros_like(d), paired=True)
+        diffs.append(diff)
+        variances.append(var)
+        covered += abs(diff - mu) <= stats.t.ppf(0.975, df) * math.sqrt(var)
+        # the naive estimate: ideal (infinite) bootstraps of seeds alone and of images alone, variances summed
+        naive.append(np.var(d.mean(1)) / s + np.var(d.mean(0)) / n)
+    empirical = np.var(diffs, ddof=1)
+    assert empirical == pytest.approx(truth, rel=0.15)  # the simulation itself is right
+    assert np.mean(variances) == pytest.approx(empirical, rel=0.15)
+    assert np.mean(variances) == pytest.approx(truth, rel=0.15)
+    assert 0.93 <= covered / reps <= 0.97
+    if regime == "residual-dominated":  # the naive sum counts the residual twice: it fails the 15% check above
+        assert np.mean(naive) >= 1.5 * truth
 
 
-def test_min_detectable_effect_matches_the_power_formula() -> None:
-    a, b = [0.991, 0.992, 0.993, 0.990, 0.994], [0.990, 0.991, 0.989, 0.992, 0.990]
-    se2_a, se2_b = np.var(a, ddof=1) / 5, np.var(b, ddof=1) / 5
-    df = (se2_a + se2_b) ** 2 / (se2_a**2 / 4 + se2_b**2 / 4)  # Welch-Satterthwaite, as the test itself
-    expected = (stats.t.ppf(0.975, df) + stats.t.ppf(0.8, df)) * math.sqrt(se2_a + se2_b)
-    assert min_detectable_effect(a, b) == pytest.approx(expected)
-    # more seeds, same spread: a smaller detectable effect; a stricter level: a larger one
-    assert min_detectable_effect(a * 4, b * 4) < min_detectable_effect(a, b) < min_detectable_effect(a, b, alpha=0.01)
+@pytest.mark.parametrize("regime", REGIMES)
+def test_crossed_unpaired_variance_is_unbiased_and_covers(regime: str) -> None:
+    # Disjoint seeds (8 vs 5), the same images: a shared image effect plus an arm-specific one (sd 0.05).
+    sd_seed, sd_image, sd_res = REGIMES[regime]
+    sa, sb, n, reps, sd_own = 8, 5, 2000, 1000, 0.05
+    truth = sd_seed**2 * (1 / sa + 1 / sb) + sd_own**2 / n + sd_res**2 * (1 / sa + 1 / sb) / n
+    rng = np.random.default_rng(12)
+    diffs, variances, covered = [], [], 0
+    for _ in range(reps):
+        image = rng.normal(0, sd_image, n)  # cancels in the difference: it must not inflate the variance
+        a = 0.6 + rng.normal(0, sd_seed, (sa, 1)) + image + rng.normal(0, sd_own, n) + rng.normal(0, sd_res, (sa, n))
+        b = 0.5 + rng.normal(0, sd_seed, (sb, 1)) + image + rng.normal(0, sd_res, (sb, n))
+        diff, var, df = crossed_difference(a, b, paired=False)
+        diffs.append(diff)
+        variances.append(var)
+        covered += abs(diff - 0.1) <= stats.t.ppf(0.975, df) * math.sqrt(var)
+    assert np.var(diffs, ddof=1) == pytest.approx(truth, rel=0.15)
+    assert np.mean(variances) == pytest.approx(np.var(diffs, ddof=1), rel=0.15)
+    assert np.mean(variances) == pytest.approx(truth, rel=0.15)
+    assert 0.93 <= covered / reps <= 0.97
 
 
-def test_choose_test_reads_only_the_seed_correlation() -> None:
-    base = [0.990, 0.992, 0.994, 0.991, 0.993]
-    shared = {"base": base, "arm": [v + 0.001 for v in base]}  # seed luck shared: r = 1
-    assert choose_test(shared, "base") == ("paired", pytest.approx(1.0))
-    unrelated = {"base": base, "arm": [0.993, 0.990, 0.992, 0.994, 0.991]}
-    test, r = choose_test(unrelated, "base")
-    assert test == "welch" and r < 0.3
+def _hand_mean_squares(x: list[list[float]]) -> tuple[list[float], float, float, float]:
+    """Image means and MS_seed, MS_image, MS_res of a table by explicit sums, as a textbook would."""
+    s, n = len(x), len(x[0])
+    grand = sum(map(sum, x)) / (s * n)
+    rows = [sum(r) / n for r in x]
+    cols = [sum(x[k][i] for k in range(s)) / s for i in range(n)]
+    ms_seed = n * sum((r - grand) ** 2 for r in rows) / (s - 1)
+    ms_image = s * sum((c - grand) ** 2 for c in cols) / (n - 1)
+    res = sum((x[k][i] - rows[k] - cols[i] + grand) ** 2 for k in range(s) for i in range(n))
+    return cols, ms_seed, ms_image, res / ((s - 1) * (n - 1))
 
 
-def test_bootstrap_covers_both_noise_sources() -> None:
+def test_crossed_matches_the_hand_formulae() -> None:
+    rng = np.random.default_rng(5)
+    arm, base = (rng.random((4, 7)) < 0.7).astype(float), (rng.random((4, 7)) < 0.5).astype(float)
+    _, ms_s, ms_i, ms_r = _hand_mean_squares((arm - base).tolist())
+    var = (ms_s + ms_i - ms_r) / 28
+    df = var**2 / (((ms_s / 28) ** 2 / 3) + (ms_i / 28) ** 2 / 6 + (ms_r / 28) ** 2 / 18)
+    assert crossed_difference(arm, base, paired=True) == pytest.approx((arm.mean() - base.mean(), var, df))
+    # unpaired: 4 arm seeds vs the first 3 baseline seeds taken as disjoint
+    other = base[:3]
+    cols_a, ms_sa, _, ms_ra = _hand_mean_squares(arm.tolist())
+    cols_b, ms_sb, _, ms_rb = _hand_mean_squares(other.tolist())
+    d = [x - y for x, y in zip(cols_a, cols_b, strict=True)]
+    ms_d = _hand_var(d)
+    var = (ms_sa - ms_ra) / 28 + (ms_sb - ms_rb) / 21 + ms_d / 7
+    terms = [(ms_sa / 28, 3), (ms_ra / 28, 18), (ms_sb / 21, 2), (ms_rb / 21, 12), (ms_d / 7, 6)]
+    df = var**2 / sum(t**2 / k for t, k in terms)
+    assert crossed_difference(arm, other, paired=False) == pytest.approx((arm.mean() - other.mean(), var, df))
+
+
+def test_crossed_identical_arms_floor_the_variance() -> None:
+    x = (np.random.default_rng(0).random((3, 50)) < 0.9).astype(float)
+    assert crossed_difference(x, x, paired=True) == (0.0, VAR_FLOOR, math.inf)
+    row = compare(dict(enumerate(x)), dict(enumerate(x)))
+    assert (row["difference"], row["p_value"], row["seed_p_value"]) == (0.0, 1.0, 1.0)
+
+
+# ---------------------------------------------------------------- compare: the design follows the seeds
+
+
+def _runs(rng: np.random.Generator, seeds: range, acc: float, n: int = 2000) -> dict[int, np.ndarray]:
+    return {s: rng.random(n) < acc for s in seeds}
+
+
+def test_compare_pairs_on_the_shared_seeds_only() -> None:
     rng = np.random.default_rng(1)
-    n_images = 2000
-    hard = rng.random(n_images) < 0.05  # the same hard images trip both arms: pairing by image matters
-    base = np.array([(~hard) & (rng.random(n_images) > 0.01) for _ in range(5)], dtype=float)
-    arm = np.array([(~hard) & (rng.random(n_images) > 0.005) for _ in range(5)], dtype=float)
-    boot = bootstrap_difference(arm, base, n_boot=500)
-    assert boot.difference == pytest.approx(arm.mean() - base.mean())
-    assert boot.ci_low < boot.difference < boot.ci_high
-    assert boot.ci_low > 0 and boot.p_value < 0.05  # 0.5 points on 2,000 images and 5 seeds is clear
-    same = bootstrap_difference(base, base, n_boot=200, paired_seeds=True)  # every replicate differs by exactly 0
-    assert (same.difference, same.ci_low, same.ci_high, same.p_value) == (0, 0, 0, 1.0)
-    assert bootstrap_difference(base, base, n_boot=200).p_value > 0.5  # seeds drawn apart: noise, no effect
-    with pytest.raises(ValueError, match="same images"):
-        bootstrap_difference(arm, base[:, :10])
+    arm, base = _runs(rng, range(10), 0.99), _runs(rng, range(5), 0.98)
+    row = compare(arm, base)
+    assert row["design"] == "paired" and row["seeds"] == [0, 1, 2, 3, 4] and row["n"] == 5
+    a, b = np.array([arm[s] for s in range(5)], float), np.array([base[s] for s in range(5)], float)
+    assert row["mean"] == pytest.approx(a.mean()) and row["baseline_mean"] == pytest.approx(b.mean())
+    assert row["mean"] != pytest.approx(np.mean([arm[s] for s in range(10)]))  # seeds 5-9 are not used
+    diff, var, df = crossed_difference(a, b, paired=True)
+    assert (row["difference"], row["df"]) == pytest.approx((diff, df))
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(diff) / math.sqrt(var), df))
+    half = stats.t.ppf(0.975, df) * math.sqrt(var)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((diff - half, diff + half))
+    seed = paired_test(a.mean(1), b.mean(1))
+    assert (row["seed_ci_low"], row["seed_ci_high"], row["seed_p_value"]) == (seed.ci_low, seed.ci_high, seed.p_value)
 
 
-def test_compare_arms_adds_bootstrap_with_its_own_adjusted_verdict() -> None:
+def test_compare_uses_welch_for_disjoint_seeds() -> None:
     rng = np.random.default_rng(2)
-    correct = {name: (rng.random((5, 1000)) < acc).astype(float)
-               for name, acc in (("plain", 0.98), ("dropout", 0.985), ("noise", 0.98))}
-    rows = compare_arms(RESULTS, "plain", correct=correct, n_boot=300)
-    for row in rows[1:]:
-        assert row["boot_diff_ci_low"] <= row["boot_diff_ci_high"]
-        assert row["boot_p_adjusted"] >= row["boot_p"]
-        assert row["boot_verdict"] in ("helps", "hurts", "no effect detected")
+    arm, base = _runs(rng, range(10, 16), 0.99), _runs(rng, range(4), 0.98)
+    row = compare(arm, base, confidence=0.9)
+    assert row["design"] == "welch" and (row["n_arm"], row["n_base"]) == (6, 4)
+    assert row["seeds"] == [0, 1, 2, 3, 10, 11, 12, 13, 14, 15]
+    a, b = np.array(list(arm.values()), float), np.array(list(base.values()), float)
+    assert row["difference"] == pytest.approx(crossed_difference(a, b, paired=False)[0])
+    seed = welch_test(a.mean(1), b.mean(1), confidence=0.9)
+    assert (row["seed_ci_low"], row["seed_ci_high"], row["seed_p_value"]) == (seed.ci_low, seed.ci_high, seed.p_value)
+
+
+def test_the_design_never_depends_on_the_values() -> None:
+    rng = np.random.default_rng(3)
+    base = _runs(rng, range(5), 0.98)
+    correlated = {s: v ^ (rng.random(v.size) < 0.002) for s, v in base.items()}  # nearly the same runs
+    unrelated = _runs(rng, range(5), 0.98)
+    rows = [compare(correlated, base), compare(unrelated, base)]
+    assert [r["design"] for r in rows] == ["paired", "paired"]
+    assert rows[0]["seeds"] == rows[1]["seeds"] == [0, 1, 2, 3, 4]
+
+
+def test_compare_refuses_designs_it_cannot_test() -> None:
+    rng = np.random.default_rng(4)
+    base = _runs(rng, range(5), 0.98)
+    with pytest.raises(ValueError, match="share only seed 4"):
+        compare(_runs(rng, range(4, 9), 0.98), base)
+    with pytest.raises(ValueError, match="at least 2|>= 2 seeds"):
+        compare(_runs(rng, range(10, 11), 0.98), base)  # disjoint, one seed: no Welch's test
+    with pytest.raises(ValueError, match="same test images"):
+        compare(_runs(rng, range(5), 0.98, n=1999), base)
+    with pytest.raises(ValueError, match="0/1"):
+        compare({s: v * 0.5 for s, v in base.items()}, base)
+
+
+def test_crossed_interval_counts_the_test_set() -> None:
+    # Per seed the arm gains the same +10 images net (30 fixed, 20 broken, in every seed) plus small seed noise:
+    # certain for this test set (seed-level), not for new digits (50 images decide it).
+    rng = np.random.default_rng(6)
+    n = 10_000
+    base = _runs(rng, range(5), 0.98, n)
+    arm = {}
+    for s, v in base.items():
+        a = v.copy()
+        noisy = rng.choice(np.arange(50, n), 50, replace=False)
+        a[noisy] = rng.random(50) < 0.98
+        a[:30], a[30:50], base[s][:30], base[s][30:50] = True, False, False, True
+        arm[s] = a
+    row = compare(arm, base)
+    assert row["seed_p_value"] < 0.001 and row["p_value"] > 0.05
+    assert row["ci_high"] - row["ci_low"] > 2 * (row["seed_ci_high"] - row["seed_ci_low"])
+    assert adjust_family([row])[0]["verdict"] == HELPS_THIS_TEST_SET
+    assert adjust_family([compare(base, arm)])[0]["verdict"] == HURTS_THIS_TEST_SET
+
+
+def test_compare_is_fast_on_full_test_sets() -> None:
+    import time
+
+    rng = np.random.default_rng(7)
+    arm, base = _runs(rng, range(10), 0.99, 10_000), _runs(rng, range(10), 0.985, 10_000)
+    start = time.perf_counter()
+    for _ in range(15):  # one report: ~15 comparisons of 10 seeds x 10,000 images
+        compare(arm, base)
+    assert time.perf_counter() - start < 1.0
+
+
+# ---------------------------------------------------------------- verdicts: Holm over a family
+
+
+def _row(p: float, seed_p: float, difference: float) -> dict:
+    return {"p_value": p, "seed_p_value": seed_p, "difference": difference}
+
+
+def test_verdict_words_come_from_the_adjusted_crossed_p_first() -> None:
+    rows = adjust_family([{"p_value": math.nan, "difference": 0.0}, _row(0.001, 0.0001, 0.002),
+                          _row(0.004, 0.0001, -0.002), _row(0.3, 0.001, 0.001), _row(0.3, 0.001, -0.001),
+                          _row(0.3, 0.2, 0.001)])
+    assert [r["verdict"] for r in rows] == [BASELINE, HELPS, HURTS, HELPS_THIS_TEST_SET, HURTS_THIS_TEST_SET,
+                                            NO_DIFFERENCE]
+    assert all(r["family"] == 5 for r in rows)
+    assert [r["p_adjusted"] for r in rows[1:]] == pytest.approx(holm_adjust([0.001, 0.004, 0.3, 0.3, 0.3]))
+    assert [r["seed_p_adjusted"] for r in rows[1:]] == pytest.approx([0.0005, 0.0005, 0.003, 0.003, 0.2])
+    assert HELPS == "helps" and HURTS == "hurts" and "this test set" in HELPS_THIS_TEST_SET
+
+
+def test_holm_over_the_family_removes_verdicts_a_single_test_would_give() -> None:
+    alone = adjust_family([_row(0.02, 0.01, 0.001)])
+    assert alone[0]["verdict"] == HELPS and alone[0]["family"] == 1 and alone[0]["p_adjusted"] == 0.02
+    family = adjust_family([_row(0.02, 0.01, 0.001), _row(0.03, 0.015, 0.001), _row(0.04, 0.02, 0.001)])
+    assert [r["p_adjusted"] for r in family] == pytest.approx([0.06, 0.06, 0.06])
+    assert [r["seed_p_adjusted"] for r in family] == pytest.approx([0.03, 0.03, 0.03])
+    assert [r["verdict"] for r in family] == [HELPS_THIS_TEST_SET] * 3 and family[0]["family"] == 3
+    assert adjust_family([_row(0.02, 0.01, 0.0)])[0]["verdict"] == NO_DIFFERENCE  # no direction, no verdict
+
+
+# ---------------------------------------------------------------- detectable_effect: planned power
+
+
+def test_detectable_effect_hand_values() -> None:
+    # Normal limit by hand: (z_0.975 + z_0.8) sd / sqrt(n) = (1.959964 + 0.841621) / sqrt(n).
+    assert detectable_effect(1.0, 100_000, 0.05) * math.sqrt(100_000) == pytest.approx(2.801585, rel=1e-4)
+    # 10 pairs, by hand from t tables: (t_{0.975,9} + t_{0.8,9}) / sqrt(10) = (2.262157 + 0.883404) / 3.162278
+    # = 0.994714; the exact noncentral-t answer is a little larger (the approximation ignores the t's skew).
+    exact = detectable_effect(0.002, 10, 0.05) / 0.002
+    assert 0.994714 < exact < 0.994714 * 1.005
+    # unpaired, 5 seeds per arm (df 8): (2.306004 + 0.888890) * sqrt(2 / 5) = 2.020628
+    assert 2.020628 < detectable_effect(1.0, 5, 0.05, paired=False) < 2.020628 * 1.005
+    assert detectable_effect(1.0, 5, 0.05 / 7) > detectable_effect(1.0, 5, 0.05) > detectable_effect(1.0, 20, 0.05)
+    with pytest.raises(ValueError):
+        detectable_effect(1.0, 1, 0.05)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_detectable_effect_has_the_stated_power(paired: bool) -> None:
+    n, sd, alpha, reps = 5, 0.002, 0.05 / 3, 40_000
+    effect = detectable_effect(sd, n, alpha, power=0.8, paired=paired)
+    rng = np.random.default_rng(8)
+    if paired:
+        d = rng.normal(effect, sd, (reps, n))
+        t, df = d.mean(1) / (d.std(1, ddof=1) / math.sqrt(n)), n - 1
+    else:
+        a, b = rng.normal(effect, sd, (reps, n)), rng.normal(0.0, sd, (reps, n))
+        pooled = (a.var(1, ddof=1) + b.var(1, ddof=1)) / 2
+        t, df = (a.mean(1) - b.mean(1)) / np.sqrt(pooled * 2 / n), 2 * n - 2
+    assert np.mean(np.abs(t) > stats.t.ppf(1 - alpha / 2, df)) == pytest.approx(0.8, abs=0.01)
+
+
+# ---------------------------------------------------------------- best_by_validation
+
+
+def test_best_by_validation_picks_the_highest_mean_first_on_ties() -> None:
+    assert best_by_validation({"a": [0.98, 0.99], "b": [0.991, 0.992], "c": [0.97]}) == "b"
+    assert best_by_validation({"x": [0.1, 0.2, 0.3], "y": [0.3, 0.2, 0.1]}) == "x"  # same values, other order
+    assert best_by_validation({"y": [0.3, 0.2, 0.1], "x": [0.1, 0.2, 0.3]}) == "y"
+
+
+@pytest.mark.parametrize("bad", [[0.99, math.nan], [None, 0.99], [], [math.inf]])
+def test_best_by_validation_refuses_missing_values(bad: list) -> None:
+    for order in (("broken", "ok"), ("ok", "broken")):  # wherever the bad candidate stands
+        values = {"broken": bad, "ok": [0.98, 0.97]}
+        with pytest.raises(ValueError, match="broken"):
+            best_by_validation({name: values[name] for name in order})
+    with pytest.raises(ValueError, match="no candidates"):
+        best_by_validation({})
