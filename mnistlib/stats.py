@@ -202,16 +202,17 @@ def crossed_difference(arm: np.ndarray, baseline: np.ndarray, paired: bool) -> t
     Crossed random effects D = mu + seed + image + residual, estimated by ANOVA mean squares (unlike bootstrapping
     seeds and images, which counts the residual two or three times; Owen 2007). Inputs are seeds x images tables.
     Paired (same seeds, rows matched), D = arm - baseline: Var = (MS_seed + MS_image - MS_res) / (S N).
-    Unpaired (disjoint seeds, shared images; seed effects separate, image effects shared): with d_i the difference
-    of the arms' image means, Var = var_i(d_i) / N + sum over arms of (MS_seed - MS_res) / (S_arm N).
+    Unpaired (disjoint seeds, shared images; seed effects separate, the shared image effect cancels): with d_i the
+    difference of the arms' image means, Var = var_i(d_i) / N + sum over arms of (MS_seed - MS_res) / (S_arm N).
     The variance is clipped at VAR_FLOOR; df is inf when the difference is known exactly (every mean square 0).
     """
     n = arm.shape[1]
     if paired:
         image_means, ms_seed, ms_res = _two_way(arm - baseline)
         s = arm.shape[0]
-        terms = [(1 / (s * n), ms_seed, s - 1), (-1 / (s * n), ms_res, (s - 1) * (n - 1)),
-                 (1 / n, float(np.var(image_means, ddof=1)), n - 1)]
+        ms_image = s * float(np.var(image_means, ddof=1))
+        terms = [(1 / (s * n), ms_seed, s - 1), (1 / (s * n), ms_image, n - 1),
+                 (-1 / (s * n), ms_res, (s - 1) * (n - 1))]
     else:
         (means_a, seed_a, res_a), (means_b, seed_b, res_b) = _two_way(arm), _two_way(baseline)
         (sa, sb) = arm.shape[0], baseline.shape[0]
