@@ -828,3 +828,47 @@ def test_non_ascii_digits_in_a_png_name(tmp_path: Path, small: MnistArrays, cont
     path = write_container(tmp_path / "ids", {"1_2.png": digit, "³_4.png": digit, "٣_5.png": digit, "3_6.png": digit},
                            container)
     assert read_png_archive(path)[1].tolist() == [2, 6, 4, 5]  # numeric ids first, then the rest as text
+
+
+def test_a_label_file_with_the_image_magic_is_named_before_reading_on(tmp_path: Path, small: MnistArrays) -> None:
+    """It was read as three dims of label bytes and asked for 78,979,392,606,067,200,000 bytes."""
+    raw = write_idx_folder(tmp_path, small)
+    labels = raw / "train-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(idx_bytes(small.train_labels.numpy(), magic=0x00000803)))
+    with pytest.raises(DataError, match=r"wrong IDX magic number 0x00000803 \(expected 0x00000801 for labels\)") as err:
+        load_idx_folder(raw)
+    assert str(labels) in str(err.value)
+    images = raw / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(gzip.compress(idx_bytes(small.test_labels.numpy())))
+    with pytest.raises(DataError, match=r"0x00000801 \(expected 0x00000803 for images\)"):
+        read_idx(images)
+    images.rename(tmp_path / "anything")  # a name that says neither: either magic will do
+    assert read_idx(tmp_path / "anything").tolist() == small.test_labels.tolist()
+
+
+def test_a_gzip_bomb_is_refused_after_its_declared_size(tmp_path: Path) -> None:
+    """A 1 MB IDX .gz holding 1 GiB took 2.7 GB of memory before it was refused."""
+    import tracemalloc
+
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(idx_bytes(np.zeros((10, 28, 28), np.uint8)))  # declares 10 images...
+        for _ in range(50):
+            out.write(bytes(1 << 20))  # ...followed by 50 MiB of zeros
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"trailing bytes after the IDX body \(dims \[10, 28, 28\]\)") as err:
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(err.value) and peak < 4 << 20
+
+
+def test_mirror_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MNIST_MIRROR naming a file said the mirror 'does not exist'."""
+    (tmp_path / "mnist.tar").write_bytes(b"not a folder")
+    monkeypatch.setenv("MNIST_MIRROR", str(tmp_path / "mnist.tar"))
+    with pytest.raises(DataError, match="mnist.tar: MNIST mirror is a file, not a folder"):
+        load_mnist(tmp_path / "data", source="mirror", verbose=False)

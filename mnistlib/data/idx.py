@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -22,49 +24,67 @@ MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
-_IDX_LABEL_MAGIC = 0x00000801
-_IDX_IMAGE_MAGIC = 0x00000803
+_MAGIC = {"labels": 0x00000801, "images": 0x00000803}
 
 
-def read_content(path: Path) -> bytes:
-    """Whole file content, gunzipped when it is gzip (by magic, not by name): IDX files and the mirror's copies."""
+def open_content(path: Path) -> BinaryIO:
+    """The content of an IDX file or a mirror's copy as a stream, gunzipped when it is gzip (by magic, not by name).
+    It is read in pieces, never whole: a small gzip bomb must not fill the memory."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            gz = handle.read(2) == b"\x1f\x8b"
+        if not gz and path.suffix == ".gz":
+            raise DataError(f"{path}: named .gz but is not gzip-compressed")
+        return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (the caller closes it)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if raw[:2] != b"\x1f\x8b":
-        if path.suffix == ".gz":
-            raise DataError(f"{path}: named .gz but is not gzip-compressed")
-        return raw
+
+
+def _read(handle: BinaryIO, size: int, path: Path) -> bytes:
     try:
-        return gzip.decompress(raw)
+        return handle.read(size)
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
+        raise DataError(f"{path}: corrupt gzip data or unreadable ({exc})") from exc
+
+
+def content_md5(path: Path, copy_to: Path | None = None) -> str:
+    """md5 of the decompressed content, read 1 MiB at a time (and written to `copy_to` as it goes, when given)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open_content(path) as src, open(copy_to or os.devnull, "wb") as out:
+        while chunk := _read(src, 1 << 20, path):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
 
 
 def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Decode one uint8 IDX file (.gz or plain), refusing anything that is not exactly well-formed."""
+    """Decode one uint8 IDX file (.gz or plain), refusing anything that is not exactly well-formed. A name with idx1
+    must hold labels and one with idx3 images (by their magic), and no more is read than the header declares, then a
+    probe that nothing follows: a gzip bomb is refused after its declared size, not decompressed whole."""
     path = Path(path)
-    data = read_content(path)
-    if len(data) < 4:
-        raise DataError(f"{path}: too short for an IDX header ({len(data)} bytes)")
-    magic = int.from_bytes(data[:4], "big")
-    if magic not in (_IDX_LABEL_MAGIC, _IDX_IMAGE_MAGIC):
-        raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} "
-                        f"(expected 0x{_IDX_LABEL_MAGIC:08x} for labels or 0x{_IDX_IMAGE_MAGIC:08x} for images)")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path}: truncated IDX header ({len(data)} bytes, need {header} for {ndim} dims)")
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + math.prod(dims)
-    if len(data) < expected:
-        raise DataError(f"{path}: truncated IDX body: {len(data) - header} bytes of data, "
-                        f"dims {dims} need {expected - header}")
-    if len(data) > expected:
-        raise DataError(f"{path}: {len(data) - expected} trailing bytes after the IDX body (dims {dims})")
-    array = np.frombuffer(data, dtype=np.uint8, count=expected - header, offset=header).reshape(dims)
-    return torch.from_numpy(array.copy())
+    kinds = [kind for tag, kind in (("idx1", "labels"), ("idx3", "images")) if tag in path.name] or list(_MAGIC)
+    with open_content(path) as handle:
+        head = _read(handle, 4, path)
+        magic = int.from_bytes(head, "big")
+        if len(head) < 4:
+            raise DataError(f"{path}: too short for an IDX header ({len(head)} bytes)")
+        if magic not in [_MAGIC[kind] for kind in kinds]:
+            expected = " or ".join(f"0x{_MAGIC[kind]:08x} for {kind}" for kind in kinds)
+            raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} (expected {expected})")
+        raw_dims = _read(handle, 4 * head[3], path)
+        if len(raw_dims) < 4 * head[3]:
+            raise DataError(f"{path}: truncated IDX header ({4 + len(raw_dims)} bytes, need {4 + 4 * head[3]} for "
+                            f"{head[3]} dims)")
+        dims = [int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, len(raw_dims), 4)]
+        size, body = math.prod(dims), bytearray()
+        while len(body) < size and (chunk := _read(handle, min(size - len(body), 1 << 24), path)):
+            body += chunk
+        if len(body) < size:
+            raise DataError(f"{path}: truncated IDX body: {len(body)} bytes of data, dims {dims} need {size}")
+        if extra := len(_read(handle, 1 << 16, path)):
+            more = "+" if extra == 1 << 16 else ""
+            raise DataError(f"{path}: {extra:,}{more} trailing bytes after the IDX body (dims {dims})")
+    return torch.from_numpy(np.frombuffer(body, dtype=np.uint8).reshape(dims))
 
 
 def idx_paths(raw_dir: Path) -> tuple[dict[str, Path], list[str]]:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from mnistlib.data.arrays import DataError, MnistArrays
-from mnistlib.data.idx import MD5, load_idx_folder, read_content
+from mnistlib.data.idx import MD5, content_md5, load_idx_folder
 from mnistlib.io import atomic_path
-
-
-def md5_of_content(path: Path) -> str:
-    """md5 of the decompressed content of a .gz file or of a plain file."""
-    return hashlib.md5(read_content(path), usedforsecurity=False).hexdigest()
 
 
 def present_and_correct(raw_dir: Path, name: str) -> bool:
@@ -24,7 +18,7 @@ def present_and_correct(raw_dir: Path, name: str) -> bool:
     for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
         if candidate.is_file():
             with contextlib.suppress(DataError):
-                if md5_of_content(candidate) == MD5[name]:
+                if content_md5(candidate) == MD5[name]:
                     return True
     return False
 
@@ -47,18 +41,16 @@ def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike
     mirror = Path(mirror)
     raw_dir = Path(data_dir) / "MNIST" / "raw"
     if not mirror.is_dir():
-        raise DataError(f"{mirror}: MNIST mirror folder does not exist")
+        why = "is a file, not a folder" if mirror.exists() else "folder does not exist"
+        raise DataError(f"{mirror}: MNIST mirror {why}")
     todo = [(name, _find_in_mirror(mirror, name)) for name in MD5 if not present_and_correct(raw_dir, name)]
     # Stage every file first; they are renamed into place only if all of them verify.
     with contextlib.ExitStack() as stack:
         for name, src in todo:
-            tmp = stack.enter_context(atomic_path(raw_dir / name))
-            content = read_content(src)
-            got = hashlib.md5(content, usedforsecurity=False).hexdigest()
+            got = content_md5(src, copy_to=stack.enter_context(atomic_path(raw_dir / name)))
             if got != MD5[name]:
                 raise DataError(f"{src}: md5 of the decompressed content is {got}, expected {MD5[name]} for {name}; "
                                 "nothing was copied")
-            tmp.write_bytes(content)
     return raw_dir
 
 
@@ -79,7 +71,7 @@ def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
                 raise DataError(f"could not download MNIST into {raw_dir} (offline?): {exc}") from exc
             staged = Path(staging) / "MNIST" / "raw"
             for name, md5 in MD5.items():
-                got = md5_of_content(staged / name)
+                got = content_md5(staged / name)
                 if got != md5:
                     raise DataError(f"downloaded {name}: md5 {got}, expected {md5}")
             for name in MD5:
