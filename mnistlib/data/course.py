@@ -110,7 +110,7 @@ def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
 
 
 def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode a course archive (a .tar, read in place, or a folder) of "{id}_{label}.png", sorted by id."""
+    """Decode a course archive (a .tar or .tar.gz, read in place, or a folder) of "{id}_{label}.png", sorted by id."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such tar file or folder")
@@ -129,17 +129,23 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
 
 
 def course_inputs(data_dir: Path, required: bool = False) -> dict[str, Path] | None:
-    """train/test archives in data_dir (a tar preferred over a folder); if either is missing, None (a DataError
-    when `required`)."""
-    found = {split: next((c for c in (data_dir / f"{split}.tar", data_dir / split) if c.exists()), None)
-             for split in ("train", "test")}
-    if None in found.values() and required:
-        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/)")
-    return None if None in found.values() else found
+    """train/test archives in data_dir (train.tar, else train.tar.gz, else a train/ folder; test likewise); None if
+    there is neither (a DataError when `required`); one without the other is a DataError naming what is there."""
+    found = {split: next((c for c in (data_dir / f"{split}.tar", data_dir / f"{split}.tar.gz", data_dir / split)
+                          if c.exists()), None) for split in ("train", "test")}
+    if None not in found.values():
+        return found  # type: ignore[return-value]
+    if any(found.values()):
+        have, lack = ("train", "test") if found["train"] else ("test", "train")
+        raise DataError(f"{data_dir}: course data has {found[have].name} but no {lack}.tar, {lack}.tar.gz or {lack}/")
+    if required:
+        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/, "
+                        ".tar.gz for .tar)")
+    return None
 
 
 def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Read the course layout: <data_dir>/train.tar + test.tar, or train/ + test/ folders of PNGs."""
+    """Read the course layout: <data_dir>/train.tar + test.tar (or .tar.gz), or train/ + test/ folders of PNGs."""
     data_dir = Path(data_dir)
     inputs = course_inputs(data_dir, required=True)
     return MnistArrays(*read_png_archive(inputs["train"]), *read_png_archive(inputs["test"]), "course", str(data_dir))

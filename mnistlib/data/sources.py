@@ -13,7 +13,7 @@ from mnistlib import paths
 from mnistlib.data.arrays import DataError, MnistArrays
 from mnistlib.data.cache import cached
 from mnistlib.data.course import course_inputs, load_course
-from mnistlib.data.idx import idx_paths, load_idx_folder
+from mnistlib.data.idx import IDX_FILES, idx_paths, load_idx_folder
 from mnistlib.data.mirror import copy_from_mirror, download
 from mnistlib.data.sample import load_sample
 
@@ -62,6 +62,20 @@ def _idx_present(req: Request) -> bool:
     return not missing
 
 
+def _no_user_data(req: Request) -> bool:
+    """The sample is the fallback only for a data folder with no files (its cache/ and hidden files aside): any other
+    file was meant as data that is off (train.tar without test.tar, IDX files beside MNIST/, a misnamed archive),
+    and training on 5,000 digits instead would hide it."""
+    files = [p.relative_to(req.data_dir) for p in sorted(req.data_dir.rglob("*")) if p.is_file()]
+    found = [str(p) for p in files if p.parts[0] != "cache" and not any(part.startswith(".") for part in p.parts)]
+    if found:
+        raise DataError(f"{req.data_dir}: holds {', '.join(found[:4])}{', ...' if found[4:] else ''} but no complete "
+                        f"MNIST: expected the four IDX files in {req.raw_dir} ({', '.join(IDX_FILES.values())}, .gz "
+                        "or not) or course archives train.tar and test.tar (.tar.gz, or folders train/ and test/); "
+                        "fix the layout, or ask for source='sample'")
+    return True
+
+
 def _load_course(req: Request) -> MnistArrays:
     inputs = course_inputs(req.data_dir, required=True)
     arrays = cached("course", req.data_dir, list(inputs.values()), lambda: load_course(req.data_dir), req.cache,
@@ -102,7 +116,7 @@ SOURCE_TABLE: tuple[Source, ...] = (
     Source("course", lambda req: course_inputs(req.data_dir) is not None, _load_course),
     Source("mirror", lambda req: bool(os.environ.get("MNIST_MIRROR")), _load_mirror),
     Source("download", lambda req: req.download_ok, _load_download, fall_through=True),
-    Source("sample", lambda req: True, _load_sample),
+    Source("sample", _no_user_data, _load_sample),
 )
 SOURCES = ("auto", *(source.name for source in SOURCE_TABLE))
 
@@ -112,14 +126,21 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "au
     """Get MNIST from the best available source; an explicitly requested source must exist.
 
     auto walks `SOURCE_TABLE`: IDX files in <data>/MNIST/raw, then course archives in <data>, then $MNIST_MIRROR
-    (copied into <data>), then a download (if download_ok), and only then the 5,000-digit sample, with a loud
-    warning. Data that is found but broken (bad IDX, bad PNG, mirror md5 mismatch, some but not all four IDX
-    files) raises DataError even in auto mode. Only a failed download falls through.
+    (copied into <data>), then a download (if download_ok), and only then, if <data> holds no files, the
+    5,000-digit sample, with a loud warning. Data that is found but broken or incomplete (bad IDX, bad PNG, mirror
+    md5 mismatch, some but not all four IDX files, train.tar without test.tar, files in no layout read here) raises
+    DataError even in auto mode. Only a failed download falls through. $MNISTLIB_DATA must name an existing folder.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    req = Request(Path(data_dir) if data_dir is not None else paths.data_dir(), explicit=source != "auto",
-                  download_ok=download_ok, cache=cache, verbose=verbose)
+    from_env = data_dir is None and bool(os.environ.get("MNISTLIB_DATA"))
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    named = f"MNISTLIB_DATA={data_dir}" if from_env else str(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"{named}: is a file, not a data folder")
+    if from_env and not data_dir.exists():  # a misspelt name must not become a new, empty data folder
+        raise DataError(f"{named}: no such folder (create it, or fix or unset MNISTLIB_DATA)")
+    req = Request(data_dir, explicit=source != "auto", download_ok=download_ok, cache=cache, verbose=verbose)
     for row in SOURCE_TABLE:
         if req.explicit and row.name != source or not req.explicit and not row.present(req):
             continue
