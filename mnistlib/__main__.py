@@ -1,3 +1,0 @@
-from mnistlib.cli import main
-
-raise SystemExit(main())
