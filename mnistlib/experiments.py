@@ -1,13 +1,18 @@
-"""Runs as files: each (configuration, seed, data) trains once and is stored as JSON; sweeps resume for free."""
+"""The run store: each (spec, seed, data) trains once and is stored as JSON with the code it ran; sweeps resume.
+
+A run's file name hashes its spec, seed and the data's content (`run_id`). The file records a digest of every piece
+of code that determined its numbers (`mnistlib.fingerprint`): a stored run whose code changed since is stale, and a
+sweep says which runs and why before it trains them again. Nothing stale is ever returned as a result.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import json
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -17,7 +22,9 @@ from typing import Any
 import torch
 
 from mnistlib import paths
+from mnistlib.augment import RandomAffine
 from mnistlib.data import MnistArrays, TensorBatches
+from mnistlib.fingerprint import changed, code_digests
 from mnistlib.io import atomic_path, read_json, write_json
 from mnistlib.models import build_model, count_parameters
 from mnistlib.training import EVAL_BATCH, TrainSettings, fit, seed_everything, select_device
@@ -25,7 +32,11 @@ from mnistlib.training import EVAL_BATCH, TrainSettings, fit, seed_everything, s
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A named training configuration: the model and how it is trained (an arm of a study)."""
+    """A named training configuration: the model and how it is trained (an arm of a study).
+
+    `label` is how tables and figures name it; like `name` it is chosen by the notebook, but it is not part of the
+    run's identity (renaming a label retrains nothing).
+    """
 
     name: str
     model: str = "lenet5"
@@ -33,6 +44,11 @@ class RunSpec:
     dropout: float = 0.0
     settings: TrainSettings = field(default_factory=TrainSettings)
     permutation_seed: int | None = None  # shuffle the 784 pixels of every image by one permutation fixed by this
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
 
     def describe(self) -> str:
         """The model and what is switched on, e.g. "lenet5, batch norm, augmentation"."""
@@ -49,19 +65,43 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> RunSpec:
+        return cls(**{**spec, "settings": TrainSettings(**spec["settings"])})
 
-# Fields added to RunSpec after runs were stored: left out of the id while at their default, so stored runs
-# keep their ids (and are never trained again) when a field is added.
+
+# Fields left out of the id while at their default (added after runs were stored), and fields never in it.
 _LATER_FIELDS: dict[str, Any] = {"permutation_seed": None}
+_NOT_IDENTITY = ("label",)
 
 
 def run_id(spec: RunSpec, seed: int, data: MnistArrays) -> str:
-    """A file name that changes whenever anything that changes the result changes."""
-    described = {k: v for k, v in spec.to_dict().items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+    """A file name that changes whenever the spec, the seed or the data (their content, in order) change."""
+    described = {k: v for k, v in spec.to_dict().items()
+                 if k not in _NOT_IDENTITY and (k not in _LATER_FIELDS or v != _LATER_FIELDS[k])}
     identity = data.identity()
     key = {"spec": described, "seed": seed, "data": identity}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return f"{spec.name}-seed{seed}-{identity['dataset']}{identity['n_train']}-{digest}"
+
+
+@functools.cache
+def _code(model: str, batch_norm: bool, dropout: float, augment: bool, permuted: bool) -> dict[str, str]:
+    roots: list[Any] = [type(build_model(model, batch_norm=batch_norm, dropout=dropout)), fit, seed_everything,
+                        predict]
+    roots += [RandomAffine] * augment + [MnistArrays.with_permuted_pixels] * permuted
+    return code_digests(roots)
+
+
+def code_of(spec: RunSpec) -> dict[str, str]:
+    """Digests of the code a run of `spec` goes through: its model class, the loop, batching, its augmentation."""
+    return _code(spec.model, spec.batch_norm, spec.dropout, spec.settings.augment, spec.permutation_seed is not None)
+
+
+def stale_reason(result: dict[str, Any], spec: RunSpec) -> str | None:
+    """Why a stored run no longer stands for `spec` with today's code (None when it does)."""
+    names = changed(result.get("code"), code_of(spec))
+    return f"code changed: {', '.join(names)}" if names else None
 
 
 def weights_path(result_or_id: dict[str, Any] | str, results_dir: str | Path | None = None) -> Path:
@@ -88,25 +128,24 @@ def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) 
 def run(spec: RunSpec, seed: int, data: MnistArrays, results_dir: str | Path | None = None, *, retrain: bool = False,
         device: str | None = None, progress: str = "epoch", out: str | Path | None = None, keep_weights: bool = False,
         score_test: bool = True, resume: bool = False) -> dict[str, Any]:
-    """Train one (spec, seed) on `data`, or load its stored result; the result is written atomically.
+    """Train one (spec, seed) on `data` with `fit` (the template's train/test loop), or load its current stored result.
 
-    An interrupted run leaves a checkpoint under `results/checkpoints/` and resumes from it next time.
-    `keep_weights` also stores the final weights (results/weights/<run id>.pt); a stored run without them is
-    trained again (CPU runs repeat exactly with the same thread count). `score_test=False` never evaluates the
-    test set: the result then holds validation numbers only (what choices on the validation split read).
+    The model is built after `seed_everything(seed)`, so its initial weights repeat. An interrupted run leaves a
+    checkpoint under `results/checkpoints/` and resumes from it next time. `keep_weights` also stores the final
+    weights. `score_test=False` never evaluates the test set (for choices made on the validation split).
     `retrain` deletes an interrupted run's checkpoint too, unless `resume` (the CLI's default) continues from it.
     """
     results_dir = paths.results_dir(results_dir)
     identifier = run_id(spec, seed, data)
     path = Path(out) if out else results_dir / f"{identifier}.json"
-    weights = weights_path(identifier, results_dir)
-    stored = None if retrain else stored_result(path, spec, keep_weights)
+    stored, _ = (None, None) if retrain else stored_result(path, spec, keep_weights)
     if stored is not None:
         return stored
     checkpoint = results_dir / "checkpoints" / f"{identifier}.pt"
     if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
     torch_device = select_device(device)
+    unpermuted = data
     if spec.permutation_seed is not None:
         data = data.with_permuted_pixels(spec.permutation_seed)
     seed_everything(seed)
@@ -117,19 +156,18 @@ def run(spec: RunSpec, seed: int, data: MnistArrays, results_dir: str | Path | N
     final = history[-1]
     result = {
         "id": identifier, "name": spec.name, "description": spec.describe(), "spec": spec.to_dict(), "seed": seed,
-        "data": data.info(), "parameters": count_parameters(model), "device": str(torch_device),
-        "device_name": _device_name(torch_device), "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "seconds": time.perf_counter() - start, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "final_test_acc": final.get("test_acc"), "final_test_loss": final.get("test_loss"), "history": history,
+        "data": {**unpermuted.info(), "sha256": unpermuted.fingerprint()}, "code": code_of(spec),
+        "parameters": count_parameters(model), "device": str(torch_device), "device_name": _device_name(torch_device),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "seconds": time.perf_counter() - start,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "final_test_acc": final.get("test_acc"),
+        "final_test_loss": final.get("test_loss"), "history": history,
     }
-    if "val_acc" in final:
-        result["final_val_acc"] = final["val_acc"]
     if score_test:
         test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=EVAL_BATCH, device=torch_device)
         predicted = predict(model, test_batches, torch_device)
         result["test_predictions"] = "".join(str(int(p)) for p in predicted.tolist())
     if keep_weights:
-        with atomic_path(weights) as tmp:
+        with atomic_path(weights_path(identifier, results_dir)) as tmp:
             torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
     write_json(path, result)
     checkpoint.unlink(missing_ok=True)
@@ -143,21 +181,25 @@ def predict(model: torch.nn.Module, batches: Iterable, device: torch.device | st
     return torch.cat([model(images.to(device)).argmax(1).cpu() for images, _ in batches])
 
 
-@functools.cache
-def _parameters(spec: RunSpec) -> int:
-    return count_parameters(build_model(spec.model, batch_norm=spec.batch_norm, dropout=spec.dropout))
+def final_val_acc(result: dict[str, Any]) -> float:
+    """A run's validation accuracy after its last epoch, read from its history (every run with a split has it)."""
+    last = result["history"][-1]
+    if "val_acc" not in last:
+        raise ValueError(f"run {result['id']} has no validation split (val_size=0): no validation accuracy")
+    return float(last["val_acc"])
 
 
-def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False) -> dict[str, Any] | None:
-    """The stored result at `path` if it can stand for `spec`, else None (train it).
-
-    Not usable: missing; weights asked for but not stored; or the architecture behind the spec's model name has
-    changed since (its parameter count differs, as when CustomMLP's shape was re-chosen).
-    """
-    if not path.exists() or (keep_weights and not weights_path(path.stem, path.parent).exists()):
-        return None
+def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    """(the stored result at `path`, None) if it stands for `spec` with today's code, else (None, why not)."""
+    if not path.exists():
+        return None, "not stored"
+    if keep_weights and not weights_path(path.stem, path.parent).exists():
+        return None, "weights not stored"
     result = read_json(path)
-    return result if result.get("parameters") == _parameters(spec) else None
+    if not isinstance(result, dict) or "history" not in result:
+        raise ValueError(f"{path}: not a stored run (no history); move it out of the results folder")
+    reason = stale_reason(result, spec)
+    return (None, reason) if reason else (result, None)
 
 
 def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: int | None = None) -> tuple[int, int]:
@@ -188,34 +230,70 @@ def _run_in_worker(spec: RunSpec, seed: int, arrays: dict[str, Any], results_dir
     return run(spec, seed, data, results_dir, progress="none", **options)
 
 
+def _ranges(seeds: list[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2, 5"."""
+    groups: list[list[int]] = []
+    for seed in sorted(seeds):
+        if groups and seed == groups[-1][-1] + 1:
+            groups[-1].append(seed)
+        else:
+            groups.append([seed])
+    return ", ".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else f"{g[0]}" for g in groups)
+
+
+def _plan_lines(todo: dict[tuple[RunSpec, int], str], seconds: dict[tuple[RunSpec, int], float | None]) -> list[str]:
+    """What is about to be trained and why, grouped by spec and reason: "lenet5 seeds 0-9: code changed: ..."."""
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for (spec, seed), reason in todo.items():
+        grouped.setdefault((spec.name, reason), []).append(seed)
+    lines = [f"  {name} seed{'s' if len(seeds) > 1 else ''} {_ranges(seeds)}: {reason}"
+             for (name, reason), seeds in grouped.items()]
+    known = [s for s in seconds.values() if s]
+    if known:
+        lines.append(f"  about {sum(known) / 60:.0f} CPU minutes for the {len(known)} that were trained before")
+    return lines
+
+
 def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, results_dir: str | Path | None = None, *,
           retrain: bool = False, device: str | None = None, jobs: int | str = 1, keep_weights: bool = False,
           score_test: bool = True, progress: str = "none", log: Callable[[str], None] | None = print,
           train_missing: bool = True) -> list[dict[str, Any]]:
-    """Every spec with every seed; finished runs are loaded, not trained again, so a stopped sweep resumes.
+    """Every spec with every seed; current stored runs are loaded, missing and stale ones trained (a stopped sweep
+    resumes). Before training it logs which runs and why (not stored, or which code changed) and the time it takes.
 
     With jobs > 1 (or "auto") the runs still to train go to joblib's workers, each with its share of the
     cores as torch threads; every run writes only its own file. A Dask or Ray cluster takes over when the caller
     wraps the call in `joblib.parallel_config(backend="dask")` (see README). Results come back in sweep order.
-    `train_missing=False` reads stored runs only: one not stored is an error (README regeneration, tests).
+    `train_missing=False` reads current stored runs only: any other is an error naming it (README, tests).
     """
     seeds = list(seeds)
     results_dir = paths.results_dir(results_dir)
     tasks = [(spec, seed) for spec in specs for seed in seeds]
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two specs share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))}): "
+                         "each arm needs its own name")
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
-
-    results = {task: None if retrain else stored_result(stored_path[task], task[0], keep_weights) for task in tasks}
-    todo = [task for task in tasks if results[task] is None]
+    results: dict[tuple[RunSpec, int], dict[str, Any] | None] = {}
+    todo: dict[tuple[RunSpec, int], str] = {}
+    seconds: dict[tuple[RunSpec, int], float | None] = {}
+    for task in tasks:
+        results[task], why = (None, "retrain asked") if retrain else stored_result(stored_path[task], task[0],
+                                                                                   keep_weights)
+        if results[task] is None:
+            todo[task] = why or "retrain asked"
+            old = read_json(stored_path[task]) if stored_path[task].exists() else {}
+            seconds[task] = old.get("seconds")
     if todo and not train_missing:
-        missing = ", ".join(f"{spec.name} seed {seed}" for spec, seed in todo[:5])
-        raise FileNotFoundError(f"{results_dir}: {len(todo)} runs not stored ({missing}, ...); run `make report` to "
-                                "train them")
+        raise FileNotFoundError("\n".join([f"{results_dir}: {len(todo)} of {len(tasks)} runs are not current:",
+                                           *_plan_lines(todo, seconds), "run `make report` to train them"]))
     n_jobs, threads = plan_jobs(jobs, len(todo), device)
     if n_jobs == 1:
         threads = torch.get_num_threads()  # one process trains here, with this process's threads
     if log and todo:
-        log(f"{len(tasks) - len(todo)} of {len(tasks)} runs stored; training {len(todo)} "
-            f"in {n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}")
+        log("\n".join([f"{len(tasks) - len(todo)} of {len(tasks)} runs stored and current; training {len(todo)} in "
+                       f"{n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}:",
+                       *_plan_lines(todo, seconds)]))
     results_dir.mkdir(parents=True, exist_ok=True)
     finished = _progress(len(todo), log)
     options = {"retrain": retrain, "device": device, "keep_weights": keep_weights, "score_test": score_test}
@@ -245,21 +323,17 @@ def _release_local_workers(n_jobs: int) -> None:
         get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
 
 
-def _headline(result: dict[str, Any]) -> str:
-    if result.get("final_test_acc") is not None:
-        return f"test acc {result['final_test_acc']:.2%}"
-    return f"val acc {result['final_val_acc']:.2%}"
-
-
 def _progress(total: int, log: Callable[[str], None] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A sweep's `done(result)`: one line per finished run, with the time left estimated from the runs so far."""
-    start, finished = time.perf_counter(), itertools.count(1)
+    """A sweep's `done(result)`: a bar and one line per finished run, with the time left from the runs so far."""
+    start, count = time.perf_counter(), [0]
 
     def done(result: dict[str, Any]) -> dict[str, Any]:
-        count = next(finished)
+        count[0] += 1
         if log is not None:
-            left = (time.perf_counter() - start) / count * (total - count)
-            log(f"[{count}/{total}] {result['name']} seed {result['seed']}: {_headline(result)} "
+            left = (time.perf_counter() - start) / count[0] * (total - count[0])
+            bar = "#" * round(20 * count[0] / total)
+            score = result.get("final_test_acc") or final_val_acc(result)
+            log(f"[{bar:<20}] {count[0]}/{total} {result['name']} seed {result['seed']}: {score:.2%} "
                 f"({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
         return result
 
@@ -267,11 +341,10 @@ def _progress(total: int, log: Callable[[str], None] | None) -> Callable[[dict[s
 
 
 def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
-    """Stored results, optionally only one arm's, sorted by name and seed."""
+    """Stored results, optionally only one arm's, sorted by name and seed (files that are not runs are skipped)."""
     results_dir = paths.results_dir(results_dir)
     found = [read_json(p) for p in sorted(results_dir.glob("*.json"))]
-    if name is not None:
-        found = [r for r in found if r["name"] == name]
+    found = [r for r in found if isinstance(r, dict) and "history" in r and (name is None or r.get("name") == name)]
     return sorted(found, key=lambda r: (r["name"], r["seed"]))
 
 
@@ -279,3 +352,8 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return platform.processor() or platform.machine()
+
+
+def log_stderr(line: str) -> None:
+    """Progress for notebooks and builds: stderr, flushed at once (nothing when every run is stored)."""
+    print(line, file=sys.stderr, flush=True)

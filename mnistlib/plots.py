@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from mnistlib import stats
 from mnistlib.data.batches import normalise
 from mnistlib.io import atomic_path
 
@@ -100,28 +101,28 @@ def four_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: s
     return save(fig, figures_dir, name, title)
 
 
-VERDICT_COLORS = {"helps": "#2ca02c", "hurts": "#d62728", "no effect detected": "#7f7f7f", "baseline": "#1f77b4"}
+VERDICT_COLORS = {stats.HELPS: "#2ca02c", stats.HURTS: "#d62728", stats.HELPS_THIS_TEST_SET: "#98df8a",
+                  stats.HURTS_THIS_TEST_SET: "#ff9896", stats.NO_DIFFERENCE: "#7f7f7f"}
 
 
 def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: str | Path | None = None,
                        name: str = "04_accuracy_ci") -> plt.Figure:
-    """Mean test accuracy per arm with its 95% CI and seeds as dots, coloured by `stats.compare_arms`'s verdict."""
+    """Each arm's difference from the baseline: the 95% CI for new seeds and test images (thick) and for this test
+    set alone (thin), coloured by the verdict (`stats.adjust_family`); rows without a test show the difference only."""
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.4))
     for i, row in enumerate(rows):
-        color = VERDICT_COLORS[row["verdict"]]
-        ax.errorbar(row["mean"] * 100, i, xerr=[[100 * (row["mean"] - row["ci_low"])],
-                                                [100 * (row["ci_high"] - row["mean"])]],
-                    fmt="o", color=color, capsize=4, markersize=7)
-        ax.scatter(np.array(row["values"]) * 100, [i] * len(row["values"]), color=color, alpha=0.35, s=14)
-    ax.axvline(rows[0]["mean"] * 100, color=VERDICT_COLORS["baseline"], linestyle="--", linewidth=1)
-    seen = [100 * v for row in rows for v in row["values"]]
-    pad = max(0.05, 0.15 * (max(seen) - min(seen)))
-    ax.set_xlim(min(seen) - pad, min(100.0, max(seen) + pad))
-    _rows(ax, [row["label"] if row["verdict"] == "baseline" else f"{row['label']}: {row['verdict']}" for row in rows],
-          "final-epoch test accuracy (%): mean with 95% CI, dots = seeds, dashed line = baseline mean",
-          "Verdicts from Welch/paired tests against the baseline, Holm-adjusted over the arms")
+        color = VERDICT_COLORS.get(row.get("verdict"), "#7f7f7f")
+        if not row.get("untested"):
+            ax.plot([100 * row["seed_ci_low"], 100 * row["seed_ci_high"]], [i, i], color=color, linewidth=1.5)
+            ax.plot([100 * row["ci_low"], 100 * row["ci_high"]], [i, i], color=color, linewidth=6, alpha=0.6,
+                    solid_capstyle="butt")
+        ax.plot(100 * row["difference"], i, "o", color=color, markersize=8)
+    ax.axvline(0, color="black", linestyle="--", linewidth=1)
+    labels = [row["label"] if row.get("untested") else f"{row['label']}: {row['verdict']}" for row in rows]
+    _rows(ax, labels, f"difference from {rows[0]['baseline_label']} (points of test accuracy)",
+          "thick: 95% CI for new seeds and new test images; thin: this test set alone")
     for tick, row in zip(ax.get_yticklabels(), rows, strict=True):
-        tick.set_color(VERDICT_COLORS[row["verdict"]])
+        tick.set_color(VERDICT_COLORS.get(row.get("verdict"), "#7f7f7f"))
     return save(fig, figures_dir, name)
 
 

