@@ -25,9 +25,7 @@ def content_signature(inputs: list[Path]) -> dict[str, Any]:
     paths), never mtimes, so a renamed, added or edited file changes the key even after `cp -p` or `rsync -a`.
     Hashing reads the input once (about 0.05 s per 60 MB here), far less than decoding it again."""
     digest = hashlib.sha256()
-    names: list[str] = []
     for root in inputs:
-        names.append(root.name)
         entries = folder_files(root) if root.is_dir() else [root]  # the files a course folder is read from
         for p in entries:
             rel = p.relative_to(root).as_posix() if root.is_dir() else p.name
@@ -38,7 +36,7 @@ def content_signature(inputs: list[Path]) -> dict[str, Any]:
                         digest.update(chunk)
             except OSError as exc:
                 raise DataError(f"{p}: cannot read ({exc.strerror or exc})") from exc
-    return {"inputs": names, "sha256": digest.hexdigest()}
+    return {"inputs": [root.name for root in inputs], "sha256": digest.hexdigest()}
 
 
 def load_cache(cache_file: Path, signature: dict[str, Any], verbose: bool) -> dict[str, torch.Tensor] | None:
@@ -53,8 +51,7 @@ def load_cache(cache_file: Path, signature: dict[str, Any], verbose: bool) -> di
             for split in ("train", "test"):
                 check_split(obj[f"{split}_images"], obj[f"{split}_labels"], str(cache_file), str(cache_file))
     except Exception as exc:  # truncated/corrupt pickles raise many types
-        detail = f"{type(exc).__name__}: {exc}"[:200]
-        why = f"cache {cache_file} is unreadable ({detail})"
+        why = f"cache {cache_file} is unreadable ({f'{type(exc).__name__}: {exc}'[:200]})"
     else:
         if ok and obj.get("signature") == signature:
             return {k: obj[k] for k in TENSOR_KEYS}
@@ -77,8 +74,8 @@ def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Mn
             print(f"mnistlib: using cached tensors {cache_file}", file=sys.stderr)
         return MnistArrays(**tensors, source=kind, origin="")
     arrays = build()
-    payload = {"version": CACHE_VERSION, "signature": signature}
-    payload.update({k: getattr(arrays, k).contiguous() for k in TENSOR_KEYS})
+    payload = {"version": CACHE_VERSION, "signature": signature,
+               **{k: getattr(arrays, k).contiguous() for k in TENSOR_KEYS}}
     try:
         with atomic_path(cache_file) as tmp:
             torch.save(payload, tmp)

@@ -58,29 +58,23 @@ def _decode_png(blob: bytes, where: str) -> np.ndarray:
 
 
 def folder_files(folder: Path) -> list[Path]:
-    """The files under a folder at any depth, sorted; a symbolic link anywhere in it is refused (a tar keeps a link
-    as a link, so following one here would make a folder and its tar differ). A hard link is a file like any other,
-    as it is when a tar holding one is extracted."""
+    """The files under a folder at any depth, sorted; a symbolic link in it is refused, as in a tar (which keeps a
+    link as a link). A hard link is a file like any other, as it is when a tar holding one is extracted."""
     entries = sorted(folder.rglob("*"))
-    for entry in entries:
-        if entry.is_symlink():
-            raise DataError(f"{entry}: symbolic link in a data folder (copy the file or folder it points to instead)")
+    if link := next((entry for entry in entries if entry.is_symlink()), None):
+        raise DataError(f"{link}: symbolic link in a data folder (copy the file or folder it points to instead)")
     return [entry for entry in entries if entry.is_file()]
 
 
 class _WholeTarInfo(tarfile.TarInfo):
-    """tarfile takes a cut, missing or garbled header for the end of the archive and quietly stops there; with this,
-    only the two zero blocks that end every tar do, so an archive cut anywhere is refused, not read in part."""
+    """tarfile takes a missing, cut or garbled header for the end of the archive and quietly stops there; with this,
+    only the zero block that ends every tar does, so an archive cut anywhere is refused, not read in part."""
 
     @classmethod
     def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
         try:
             return super().fromtarfile(tar)
-        except tarfile.EOFHeaderError:
-            if tar.fileobj.read(tarfile.BLOCKSIZE) != tarfile.NUL * tarfile.BLOCKSIZE:
-                raise tarfile.ReadError("it is cut short: no end-of-archive blocks") from None
-            raise
-        except tarfile.HeaderError as exc:
+        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError, tarfile.InvalidHeaderError) as exc:
             raise tarfile.ReadError(f"it is cut short or damaged at byte {tar.offset:,} ({exc})") from None
 
 
@@ -121,8 +115,7 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
             raise DataError(f"{where}: duplicate id {ident!r} (also in {found[key][0]})")
         found[key] = (where, _decode_png(blob, where), label)
     if not found:
-        kind = "folder" if path.is_dir() else "tar archive"
-        raise DataError(f"{path}: empty {kind}: no '{{id}}_{{label}}.png' files")
+        raise DataError(f"{path}: empty {'folder' if path.is_dir() else 'tar archive'}: no {{id}}_{{label}}.png files")
     ordered = [found[key] for key in sorted(found)]
     images = np.stack([image for _, image, _ in ordered])
     return torch.from_numpy(images), torch.tensor([label for *_, label in ordered], dtype=torch.int64)
@@ -133,15 +126,12 @@ def course_inputs(data_dir: Path, required: bool = False) -> dict[str, Path] | N
     there is neither (a DataError when `required`); one without the other is a DataError naming what is there."""
     found = {split: next((c for c in (data_dir / f"{split}.tar", data_dir / f"{split}.tar.gz", data_dir / split)
                           if c.exists()), None) for split in ("train", "test")}
-    if None not in found.values():
-        return found  # type: ignore[return-value]
-    if any(found.values()):
-        have, lack = ("train", "test") if found["train"] else ("test", "train")
-        raise DataError(f"{data_dir}: course data has {found[have].name} but no {lack}.tar, {lack}.tar.gz or {lack}/")
-    if required:
-        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/, "
-                        ".tar.gz for .tar)")
-    return None
+    if (have := found["train"] or found["test"]) and not (found["train"] and found["test"]):
+        lack = "test" if found["train"] else "train"
+        raise DataError(f"{data_dir}: course data has {have.name} but no {lack}.tar, {lack}.tar.gz or {lack}/")
+    if not have and required:
+        raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/; .tar.gz)")
+    return found if have else None  # type: ignore[return-value]
 
 
 def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:

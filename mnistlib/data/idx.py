@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import math
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,40 +20,36 @@ from mnistlib.data.arrays import DataError, MnistArrays, check_split
 # Canonical MNIST files and the md5 of their decompressed content.
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
-MD5 = {
-    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-}
+MD5 = {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+       "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+       "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+       "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}
 _MAGIC = {"labels": 0x00000801, "images": 0x00000803}
 
 
-def open_content(path: Path) -> BinaryIO:
+@contextlib.contextmanager
+def open_content(path: Path) -> Iterator[BinaryIO]:
     """The content of an IDX file or a mirror's copy as a stream, gunzipped when it is gzip (by magic, not by name).
-    It is read in pieces, never whole: a small gzip bomb must not fill the memory."""
+    Read in pieces, never whole, so that a small gzip bomb cannot fill the memory."""
     try:
         with open(path, "rb") as handle:
             gz = handle.read(2) == b"\x1f\x8b"
-        if not gz and path.suffix == ".gz":
-            raise DataError(f"{path}: named .gz but is not gzip-compressed")
-        return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 (the caller closes it)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-
-
-def _read(handle: BinaryIO, size: int, path: Path) -> bytes:
-    try:
-        return handle.read(size)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: corrupt gzip data or unreadable ({exc})") from exc
+    if not gz and path.suffix == ".gz":
+        raise DataError(f"{path}: named .gz but is not gzip-compressed")
+    with (gzip.open if gz else open)(path, "rb") as handle:
+        try:
+            yield handle
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
 
 
 def content_md5(path: Path, copy_to: Path | None = None) -> str:
     """md5 of the decompressed content, read 1 MiB at a time (and written to `copy_to` as it goes, when given)."""
     digest = hashlib.md5(usedforsecurity=False)
     with open_content(path) as src, open(copy_to or os.devnull, "wb") as out:
-        while chunk := _read(src, 1 << 20, path):
+        while chunk := src.read(1 << 20):
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest()
@@ -64,41 +62,32 @@ def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
     path = Path(path)
     kinds = [kind for tag, kind in (("idx1", "labels"), ("idx3", "images")) if tag in path.name] or list(_MAGIC)
     with open_content(path) as handle:
-        head = _read(handle, 4, path)
-        magic = int.from_bytes(head, "big")
-        if len(head) < 4:
+        if len(head := handle.read(4)) < 4:
             raise DataError(f"{path}: too short for an IDX header ({len(head)} bytes)")
-        if magic not in [_MAGIC[kind] for kind in kinds]:
+        if (magic := int.from_bytes(head, "big")) not in [_MAGIC[kind] for kind in kinds]:
             expected = " or ".join(f"0x{_MAGIC[kind]:08x} for {kind}" for kind in kinds)
             raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} (expected {expected})")
-        raw_dims = _read(handle, 4 * head[3], path)
+        raw_dims = handle.read(4 * head[3])
         if len(raw_dims) < 4 * head[3]:
             raise DataError(f"{path}: truncated IDX header ({4 + len(raw_dims)} bytes, need {4 + 4 * head[3]} for "
                             f"{head[3]} dims)")
         dims = [int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, len(raw_dims), 4)]
         size, body = math.prod(dims), bytearray()
-        while len(body) < size and (chunk := _read(handle, min(size - len(body), 1 << 24), path)):
+        while len(body) < size and (chunk := handle.read(min(size - len(body), 1 << 24))):
             body += chunk
         if len(body) < size:
             raise DataError(f"{path}: truncated IDX body: {len(body)} bytes of data, dims {dims} need {size}")
-        if extra := len(_read(handle, 1 << 16, path)):
-            more = "+" if extra == 1 << 16 else ""
-            raise DataError(f"{path}: {extra:,}{more} trailing bytes after the IDX body (dims {dims})")
+        if extra := len(handle.read(1 << 16)):  # a probe: what follows is not decompressed, whatever its size
+            raise DataError(f"{path}: {extra:,}{'+' * (extra == 1 << 16)} trailing bytes after the IDX body "
+                            f"(dims {dims})")
     return torch.from_numpy(np.frombuffer(body, dtype=np.uint8).reshape(dims))
 
 
 def idx_paths(raw_dir: Path) -> tuple[dict[str, Path], list[str]]:
     """The four IDX files in raw_dir (decompressed preferred, else .gz) and the names that are missing."""
-    found: dict[str, Path] = {}
-    missing: list[str] = []
-    for key, name in IDX_FILES.items():
-        for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
-            if candidate.is_file():
-                found[key] = candidate
-                break
-        else:
-            missing.append(f"{name}[.gz]")
-    return found, missing
+    found = {key: next((c for c in (raw_dir / name, raw_dir / f"{name}.gz") if c.is_file()), None)
+             for key, name in IDX_FILES.items()}
+    return {key: p for key, p in found.items() if p}, [f"{IDX_FILES[key]}[.gz]" for key, p in found.items() if not p]
 
 
 def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:

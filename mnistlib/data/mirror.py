@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,22 +13,18 @@ from mnistlib.io import atomic_path
 
 
 def present_and_correct(raw_dir: Path, name: str) -> bool:
-    """True when raw_dir already holds `name` (plain or .gz) with the canonical content."""
-    for candidate in (raw_dir / name, raw_dir / f"{name}.gz"):
-        if candidate.is_file():
-            with contextlib.suppress(DataError):
-                if content_md5(candidate) == MD5[name]:
-                    return True
+    """True when raw_dir already holds `name` (plain, else .gz) with the canonical content."""
+    with contextlib.suppress(DataError):
+        return any(c.is_file() and content_md5(c) == MD5[name] for c in (raw_dir / name, raw_dir / f"{name}.gz"))
     return False
 
 
 def _find_in_mirror(mirror: Path, name: str) -> Path:
     """The mirror's `name`, gzipped or not, at its top or in torchvision's MNIST/raw layout."""
-    for folder in (mirror, mirror / "MNIST" / "raw"):
-        for candidate in (folder / f"{name}.gz", folder / name):
-            if candidate.is_file():
-                return candidate
-    raise DataError(f"{mirror}: mirror has no {name}.gz or {name}")
+    found = [c for top in (mirror, mirror / "MNIST" / "raw") for c in (top / f"{name}.gz", top / name) if c.is_file()]
+    if not found:
+        raise DataError(f"{mirror}: mirror has no {name}.gz or {name}")
+    return found[0]
 
 
 def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> Path:
@@ -69,14 +64,7 @@ def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
                     torchvision.datasets.MNIST(root=staging, train=train, download=True)
             except Exception as exc:  # URLError, RuntimeError, OSError, ... all mean "no MNIST from the net"
                 raise DataError(f"could not download MNIST into {raw_dir} (offline?): {exc}") from exc
-            staged = Path(staging) / "MNIST" / "raw"
-            for name, md5 in MD5.items():
-                got = content_md5(staged / name)
-                if got != md5:
-                    raise DataError(f"downloaded {name}: md5 {got}, expected {md5}")
-            for name in MD5:
-                with atomic_path(raw_dir / name) as tmp:
-                    shutil.move(staged / name, tmp)
+            copy_from_mirror(staging, data_dir)  # the staged download, verified and moved in like a mirror
     arrays = load_idx_folder(raw_dir)
     arrays.source = "download"
     return arrays

@@ -106,8 +106,7 @@ def _load_sample(req: Request) -> MnistArrays:
     if not req.explicit:
         warnings.warn(msg, stacklevel=3)
     if req.verbose:
-        bar = "!" * 100
-        print(f"{bar}\n!! {msg}\n{bar}", file=sys.stderr)
+        print(f"{'!' * 100}\n!! {msg}\n{'!' * 100}", file=sys.stderr)
     return load_sample()
 
 
