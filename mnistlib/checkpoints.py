@@ -75,9 +75,11 @@ def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, opt
         if not isinstance(epochs, list):
             raise ValueError("history is not a list")
     except Exception as exc:  # torch raises many types for truncated, foreign or unsafe files
-        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            why = "it holds pickled objects that could run code, refused"
+        text = str(exc)
+        why = f"{type(exc).__name__}: {text}".splitlines()[0][:200]
+        if any(sign in text for sign in ("weights_only", "Weights only", "Unsupported global")):
+            name = text.partition("GLOBAL ")[2].split(maxsplit=1)  # not torch's advice: weights_only=False runs it
+            why = f"it holds pickled objects{f' ({name[0]})' if name else ''} that could run code, refused"
         _set_aside(path, why)
         return []
     if _plain(meta["signature"]) != _plain(signature):

@@ -121,7 +121,11 @@ def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) 
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except Exception as exc:  # a truncated, foreign or unsafe file: say which and why
-        raise ValueError(f"{path}: cannot load weights for run {result['id']} ({exc})") from exc
+        why = str(exc)
+        if "weights_only" in why or "Weights only" in why:  # never torch's advice: weights_only=False runs its code
+            name = why.partition("GLOBAL ")[2].split(maxsplit=1)
+            why = f"it holds pickled objects{f' ({name[0]})' if name else ''} that could run code, refused"
+        raise ValueError(f"{path}: cannot load weights for run {result['id']} ({why})") from None
     return model.eval()
 
 
