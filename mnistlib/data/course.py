@@ -29,10 +29,9 @@ def _parse_name(name: str, where: str) -> tuple[str, int] | None:
     """(id, label) from "{id}_{label}.png"; None for what is not a digit image: files that are not PNGs
     (README, .DS_Store), hidden files and anything in a hidden folder (macOS `._x.png`, `.ipynb_checkpoints/`)."""
     parts = name.replace("\\", "/").split("/")
-    base = parts[-1]
-    if any(part.startswith(".") and part not in (".", "..") for part in parts) or not base.lower().endswith(".png"):
+    if any(part.startswith(".") and part not in (".", "..") for part in parts) or not name.lower().endswith(".png"):
         return None
-    match = _PNG_NAME.match(base)
+    match = _PNG_NAME.match(parts[-1])
     if match is None or not match["label"]:
         raise DataError(f"{where}: file name has no label (expected '{{id}}_{{label}}.png')")
     if not (match["label"].isascii() and match["label"].isdigit() and 0 <= int(match["label"]) <= 9):
@@ -93,9 +92,7 @@ def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
                 if member.issym():
                     raise DataError(f"{where}: symbolic link in a tar archive (store the file it points to instead)")
                 if (member.isfile() or member.islnk()) and (parsed := _parse_name(member.name, where)):
-                    handle = tar.extractfile(member)
-                    assert handle is not None  # files and hard links always have content
-                    yield where, parsed, handle.read()
+                    yield where, parsed, tar.extractfile(member).read()  # a hard link reads its target's content
             while tar.fileobj.read(1 << 20):  # the rest: a compressed archive's checksum is checked at its end
                 pass
     except (tarfile.TarError, OSError, EOFError, zlib.error, KeyError) as exc:
@@ -131,7 +128,7 @@ def course_inputs(data_dir: Path, required: bool = False) -> dict[str, Path] | N
         raise DataError(f"{data_dir}: course data has {have.name} but no {lack}.tar, {lack}.tar.gz or {lack}/")
     if not have and required:
         raise DataError(f"{data_dir}: no course data (looked for train.tar or train/ and test.tar or test/; .tar.gz)")
-    return found if have else None  # type: ignore[return-value]
+    return found if have else None
 
 
 def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:

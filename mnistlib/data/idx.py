@@ -69,8 +69,7 @@ def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
             raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} (expected {expected})")
         raw_dims = handle.read(4 * head[3])
         if len(raw_dims) < 4 * head[3]:
-            raise DataError(f"{path}: truncated IDX header ({4 + len(raw_dims)} bytes, need {4 + 4 * head[3]} for "
-                            f"{head[3]} dims)")
+            raise DataError(f"{path}: truncated IDX header ({4 + len(raw_dims)} bytes, {head[3]} dims need more)")
         dims = [int.from_bytes(raw_dims[i : i + 4], "big") for i in range(0, len(raw_dims), 4)]
         size, body = math.prod(dims), bytearray()
         while len(body) < size and (chunk := handle.read(min(size - len(body), 1 << 24))):

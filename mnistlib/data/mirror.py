@@ -28,11 +28,8 @@ def _find_in_mirror(mirror: Path, name: str) -> Path:
 
 
 def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> Path:
-    """Copy the 4 MNIST files from a local mirror into <data_dir>/MNIST/raw, verified by md5, all or nothing.
-
-    Stored decompressed (as torchvision leaves them) so torchvision.datasets.MNIST can use the folder too; files
-    already there with the right md5 are skipped.
-    """
+    """Copy the 4 MNIST files from a local mirror into <data_dir>/MNIST/raw, verified by md5, all or nothing; stored
+    decompressed (as torchvision leaves them, so it can use the folder too), skipped if there with the right md5."""
     mirror = Path(mirror)
     raw_dir = Path(data_dir) / "MNIST" / "raw"
     if not mirror.is_dir():

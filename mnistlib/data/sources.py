@@ -34,9 +34,8 @@ class Request:
 
     def idx(self, source: str, origin: str) -> MnistArrays:
         """The IDX files in raw_dir, through the cache, labelled with the source that put them there."""
-        found, _ = idx_paths(self.raw_dir)
-        arrays = cached("idx", self.data_dir, list(found.values()), lambda: load_idx_folder(self.raw_dir),
-                        self.cache, self.verbose)
+        arrays = cached("idx", self.data_dir, list(idx_paths(self.raw_dir)[0].values()),
+                        lambda: load_idx_folder(self.raw_dir), self.cache, self.verbose)
         arrays.source, arrays.origin = source, origin
         return arrays
 
@@ -69,10 +68,10 @@ def _no_user_data(req: Request) -> bool:
     files = [p.relative_to(req.data_dir) for p in sorted(req.data_dir.rglob("*")) if p.is_file()]
     found = [str(p) for p in files if p.parts[0] != "cache" and not any(part.startswith(".") for part in p.parts)]
     if found:
-        raise DataError(f"{req.data_dir}: holds {', '.join(found[:4])}{', ...' if found[4:] else ''} but no complete "
-                        f"MNIST: expected the four IDX files in {req.raw_dir} ({', '.join(IDX_FILES.values())}, .gz "
-                        "or not) or course archives train.tar and test.tar (.tar.gz, or folders train/ and test/); "
-                        "fix the layout, or ask for source='sample'")
+        raise DataError(f"{req.data_dir}: holds {', '.join(found[:4])}{', ...' * bool(found[4:])} but no complete "
+                        f"MNIST: expected {', '.join(IDX_FILES.values())} (.gz or not) in {req.raw_dir}, or "
+                        "train.tar and test.tar (.tar.gz, or folders train/ and test/); fix the layout, or ask for "
+                        "source='sample'")
     return True
 
 
@@ -134,11 +133,10 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "au
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     from_env = data_dir is None and bool(os.environ.get("MNISTLIB_DATA"))
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
-    named = f"MNISTLIB_DATA={data_dir}" if from_env else str(data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        raise DataError(f"{named}: is a file, not a data folder")
-    if from_env and not data_dir.exists():  # a misspelt name must not become a new, empty data folder
-        raise DataError(f"{named}: no such folder (create it, or fix or unset MNISTLIB_DATA)")
+    # A misspelt MNISTLIB_DATA must not become a new, empty data folder; a data folder that is a file says so.
+    if data_dir.exists() and not data_dir.is_dir() or from_env and not data_dir.exists():
+        why = "is a file, not a data folder" if data_dir.exists() else "no such folder (create it, or fix or unset it)"
+        raise DataError(f"{'MNISTLIB_DATA=' * from_env}{data_dir}: {why}")
     req = Request(data_dir, explicit=source != "auto", download_ok=download_ok, cache=cache, verbose=verbose)
     for row in SOURCE_TABLE:
         if req.explicit and row.name != source or not req.explicit and not row.present(req):
