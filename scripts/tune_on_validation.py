@@ -10,8 +10,8 @@ go to the candidate listed first (each grid lists its simpler or more convention
 whose winner sits at an edge is extended one step past that edge, and the choice is made again, at most three times.
 
 Runs are stored under results/tuning/runs/ (resumable like every run); each decision is recorded in
-results/tuning/<name>.json with every candidate's mean, which the report shows (`study.load_decision`). study.py
-and models.py name the winners, and tests/test_study.py fails if they disagree with the records.
+results/tuning/<name>.json with every candidate's mean, which the report shows (`study.load_decision`); notebook 4
+reads its winners from there (`study.winner`), and tests/test_study.py checks each record names its winner by the rule.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from mnistlib.data import MnistArrays, load_mnist
 from mnistlib.experiments import RunSpec, sweep
 from mnistlib.io import write_json
-from mnistlib.study import FULL_EPOCHS, TUNING_DIR, VAL_SIZE, regularization_arms
+from mnistlib.study import STUDY_EPOCHS, TUNING_DIR, VAL_SIZE
 from mnistlib.training import TrainSettings
 
 TUNING_SEEDS = (0, 1, 2)
@@ -135,9 +135,12 @@ def main() -> None:
     args = parser.parse_args()
     data = load_mnist(source="auto", verbose=False)
     print(data.describe())
-    all_four = next(arm for arm in regularization_arms() if arm.name == "all_combined")
+    # Notebook 4's "all four combined" arm: batch norm, dropout 0.25, weight decay 5e-4, augmentation, cosine decay.
+    all_four = RunSpec("all_combined", batch_norm=True, dropout=0.25, settings=TrainSettings(
+        epochs=STUDY_EPOCHS, lr_schedule="cosine", val_size=VAL_SIZE, test_every_epoch=False, weight_decay=5e-4,
+        augment=True))
     grids = {"mlp_shape": (mlp_shape_candidates(), ()), "lenet_lr": (lenet_lr_candidates(all_four), ("lr",)),
-             "mlp_recipe": (mlp_recipe_candidates(FULL_EPOCHS), ("lr", "epochs"))}
+             "mlp_recipe": (mlp_recipe_candidates(STUDY_EPOCHS), ("lr", "epochs"))}
     for name in args.only or DECISIONS:
         candidates, axes = grids[name]
         record = decide(name, candidates, data, axes=axes, jobs=args.jobs)

@@ -13,11 +13,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from mnistlib import study
 from mnistlib.data import MnistArrays, load_sample
-from mnistlib.experiments import run_id
+from mnistlib.experiments import RunSpec, code_of, run_id
 from mnistlib.io import write_json
 from mnistlib.models import build_model, count_parameters
+from mnistlib.training import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
 # Chromium as root in a container: no sandbox; no background traffic (this machine has no network).
@@ -111,12 +111,13 @@ def offline_page(browser) -> Iterator:
         context.close()
 
 
-# ------------------------------------------------------------------------------- a Study over planted runs
+# ------------------------------------------------------------------------------- an experiment of planted runs
 
 N_TEST = 300
 
 
-def _tiny_data(rng: np.random.Generator) -> MnistArrays:
+def tiny_data(rng: np.random.Generator) -> MnistArrays:
+    """300 blank test images with random labels: enough for planted predictions, no training."""
     import torch
 
     labels = torch.from_numpy(rng.integers(0, 10, N_TEST))
@@ -124,31 +125,33 @@ def _tiny_data(rng: np.random.Generator) -> MnistArrays:
     return MnistArrays(images[:200], labels[:200], images, labels, "sample", "")
 
 
-def _plant(results: Path, data: MnistArrays, spec, seed: int, test_acc: float, val_acc: float, rng) -> None:
+def plant(results: Path, data: MnistArrays, spec: RunSpec, seed: int, test_acc: float, val_acc: float, rng) -> None:
+    """A stored run of `spec` that is current with today's code, with about `test_acc` of the test set right."""
     truth = data.test_labels.numpy()
-    wrong = rng.random(N_TEST) > test_acc
-    predicted = np.where(wrong, (truth + 1) % 10, truth)
+    predicted = np.where(rng.random(N_TEST) > test_acc, (truth + 1) % 10, truth)
     identifier = run_id(spec, seed, data)
     write_json(results / f"{identifier}.json", {
-        "id": identifier, "name": spec.name, "seed": seed, "spec": spec.to_dict(),
+        "id": identifier, "name": spec.name, "seed": seed, "spec": spec.to_dict(), "code": code_of(spec),
         "parameters": count_parameters(build_model(spec.model, spec.batch_norm, spec.dropout)),
-        "final_test_acc": float((predicted == truth).mean()), "final_val_acc": val_acc,
-        "history": [{"epoch": 1, "train_acc": 0.99, "test_acc": 0.9}],
+        "final_test_acc": float((predicted == truth).mean()), "seconds": 1.0,
+        "history": [{"epoch": 1, "train_acc": 0.99, "val_acc": val_acc}],
         "test_predictions": "".join(map(str, predicted)),
     })
 
 
+ARMS = [RunSpec("baseline", label="Baseline"), RunSpec("batch_norm", batch_norm=True, label="Batch norm"),
+        RunSpec("dropout", dropout=0.25, label="Dropout"),
+        RunSpec("augmentation", settings=TrainSettings(augment=True), label="Augmentation")]
+
+
 @pytest.fixture()
-def planted_study(tmp_path: Path) -> study.Study:
-    """A Study over planted runs of every group (no training): in the arms, "augmentation" is best on test and
-    "dropout" best on validation."""
+def planted(tmp_path: Path) -> tuple[MnistArrays, Path]:
+    """Stored runs of `ARMS` for seeds 0-3 (nothing to train): "augmentation" is best on test, "dropout" best on
+    validation."""
     rng = np.random.default_rng(0)
-    data = _tiny_data(rng)
-    s = study.Study(data, tmp_path, seeds=(0, 1, 2, 3), comparison_epochs=1, study_epochs=1, log=None)
-    test_acc = {"augmentation": 0.99, "dropout": 0.96}
-    val_acc = {"dropout": 0.99}
-    for group in ("template", "arms", "why_cnn"):
-        for spec in s.specs(group):
-            for seed in s.seeds:
-                _plant(tmp_path, data, spec, seed, test_acc.get(spec.name, 0.95), val_acc.get(spec.name, 0.95), rng)
-    return s
+    data = tiny_data(rng)
+    test_acc, val_acc = {"augmentation": 0.99, "dropout": 0.96}, {"dropout": 0.99}
+    for spec in ARMS:
+        for seed in range(4):
+            plant(tmp_path, data, spec, seed, test_acc.get(spec.name, 0.95), val_acc.get(spec.name, 0.95), rng)
+    return data, tmp_path
