@@ -26,13 +26,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
 	touch $(STAMP)
 
-# reveal.js for the offline slide deck, from the npm registry, pinned by package-lock.json.
-node_modules/reveal.js/package.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
-
-test: setup node_modules/reveal.js/package.json browser
-	$(BIN)/ruff check mnistlib tests benchmarks
+test: setup browser
+	$(BIN)/ruff check mnistlib mnistreport tests benchmarks
 	$(BIN)/python -m pytest
 
 # Debian's chromium (Playwright drives it: browser tests, PDF) and poppler-utils (pdftoppm, the PDF test), with
@@ -44,20 +39,21 @@ browser:
 # README's results block; stored runs under results/ are reused (about 40 s), RETRAIN=1 trains everything again.
 # No full MNIST: the same notebooks on the 5,000-digit sample, all of it under build/sample/ (git ignores it).
 report: setup
-	$(BIN)/python -m mnistlib.publish build $(if $(RETRAIN),--retrain) $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python -m mnistreport build $(if $(RETRAIN),--retrain) $(if $(JOBS),--jobs $(JOBS))
 
-# The sample, 2 epochs, under build/quick/ (or OUT=...): what the tests run, never touching committed files.
+# The sample, 2 epochs, under build/quick/ (or OUT=..., relative to the repository): what the tests run, never
+# touching committed files.
 quick-report: setup
-	$(BIN)/python -m mnistlib.publish build --quick --out-dir $(or $(OUT),build/quick)
+	$(BIN)/python -m mnistreport build --quick --out-dir $(or $(OUT),build/quick)
 
-# One reveal.js deck from the cells marked as slides (cell metadata), reveal.js inlined: opens offline.
-slides: setup node_modules/reveal.js/package.json
-	$(BIN)/python -m mnistlib.publish slides --out reports/slides.html \
-	  --subtitle "LeNet-5 vs a custom MLP at one parameter budget; regularization measured over seeds"
+# One reveal.js deck from the cells marked as slides (cell metadata), with the reveal.js vendored in
+# mnistreport/vendor inlined (no Node): opens offline. Title slide from report.toml.
+slides: setup
+	$(BIN)/python -m mnistreport slides --out reports/slides.html
 
 # reports/report.pdf from the same notebooks, printed by the system Chromium (A4, code folded, no cell split).
 pdf: setup browser
-	$(BIN)/python -m mnistlib.publish pdf --out reports/report.pdf
+	$(BIN)/python -m mnistreport pdf --out reports/report.pdf
 
 # One epoch through four input pipelines, then a sweep: 1 process x all threads vs 1 process per core.
 bench: setup

@@ -12,9 +12,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnistlib.publish import browser as pagecheck
-from mnistlib.publish import export
+from mnistreport import browser as pagecheck
+from mnistreport import export
+from mnistreport.info import ReportInfo
 
+INFO = ReportInfo(title="LeNet-5 vs a custom MLP on MNIST", subtitle="Class presentation", date="today")
 pytestmark = pytest.mark.browser
 
 
@@ -26,19 +28,13 @@ def png_size(path: Path) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from test_export import TITLE, figure_png, make_notebooks
+    from test_export import figure_png, make_notebooks
 
     folder = tmp_path_factory.mktemp("browser")
     notebooks = make_notebooks(folder / "notebooks", figure_png())
-    files = {"report": export.export_report(notebooks, folder / "reports" / "report.html", title=TITLE),
+    files = {"report": export.export_report(notebooks, folder / "reports" / "report.html", INFO),
              "notebooks": notebooks[0].parent}
-    try:
-        export.find_reveal()
-    except FileNotFoundError:
-        return files
-    files["slides"] = export.export_slides(
-        notebooks, folder / "reports" / "slides.html", title=TITLE, subtitle="Class presentation", date="today"
-    )
+    files["slides"] = export.export_slides(notebooks, folder / "reports" / "slides.html", INFO)
     return files
 
 
@@ -54,8 +50,6 @@ def test_report_renders_offline(exported: dict[str, Path], browser) -> None:
 
 
 def test_slides_render_offline_and_navigate(exported: dict[str, Path], browser) -> None:
-    if "slides" not in exported:
-        pytest.skip("reveal.js not installed: run `npm ci --no-audit --no-fund`")
     shot = exported["slides"].with_name("slides.png")
     result = pagecheck.check_page(exported["slides"], shot, browser=browser)
     assert result["ok"], result["problems"]
@@ -75,8 +69,6 @@ def test_slides_render_offline_and_navigate(exported: dict[str, Path], browser) 
 def test_every_slide_fits_a_projector(exported: dict[str, Path], browser, tmp_path: Path,
                                       size: tuple[int, int]) -> None:
     """At both sizes: one screenshot per slide, and no slide's content runs past the slide's bottom."""
-    if "slides" not in exported:
-        pytest.skip("reveal.js not installed")
     shots = pagecheck.screenshot_deck(exported["slides"], tmp_path, size=size, browser=browser)
     assert len(shots) == 7 and all(png_size(p) == size for p in shots)
     with pagecheck.offline_page(browser, size) as page:
@@ -101,11 +93,8 @@ def test_inline_script_outputs_run_in_report_and_slides(tmp_path: Path, browser)
     cell.metadata["slideshow"] = {"slide_type": "slide"}
     path = tmp_path / "07_demo.ipynb"
     nbformat.write(new_notebook(cells=[new_markdown_cell("# Demo"), cell]), path)
-    pages = [export.export_report([path], tmp_path / "report.html")]
-    try:
-        pages.append(export.export_slides([path], tmp_path / "slides.html", date="d"))
-    except FileNotFoundError:
-        pass  # reveal.js not installed
+    pages = [export.export_report([path], tmp_path / "report.html", INFO),
+             export.export_slides([path], tmp_path / "slides.html", INFO)]
     for html in pages:
         with pagecheck.offline_page(browser) as page:
             page.goto(html.as_uri())

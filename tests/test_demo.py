@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from pathlib import Path
 
@@ -14,8 +13,9 @@ import torch
 
 from mnistlib.experiments import RunSpec, load_weights, run, weights_path
 from mnistlib.models import CustomMLP, LeNet5
-from mnistlib.publish.demo import demo_html, demo_page, draw
 from mnistlib.training import TrainSettings
+from mnistreport.demo import demo_html, demo_page, draw
+from mnistreport.export import find_reveal
 
 REPO = Path(__file__).resolve().parent.parent
 N_DIGITS = 200  # real test digits fed through the page's JavaScript
@@ -312,13 +312,6 @@ def test_two_demos_on_one_page_do_not_clash(offline_page, models, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ in a deck
-def reveal_dir() -> Path | None:
-    for root in (os.environ.get("MNISTLIB_REVEAL_DIR"), REPO / "node_modules" / "reveal.js"):
-        if root and (Path(root) / "dist" / "reveal.js").is_file():
-            return Path(root)
-    return None
-
-
 def deck(fragment: str, reveal: Path) -> str:
     """Three slides with the demo on the second, reveal.js inlined and configured as mnistlib's deck."""
     css, js = (reveal / "dist" / "reveal.css").read_text(), (reveal / "dist" / "reveal.js").read_text()
@@ -332,11 +325,8 @@ def deck(fragment: str, reveal: Path) -> str:
 
 @pytest.fixture()
 def deck_page(offline_page, models, tmp_path):
-    reveal = reveal_dir()
-    if reveal is None:
-        pytest.skip("reveal.js not installed (npm ci, or MNISTLIB_REVEAL_DIR)")
     path = tmp_path / "deck.html"
-    path.write_text(deck(demo_html(*models), reveal), encoding="utf-8")
+    path.write_text(deck(demo_html(*models), find_reveal()), encoding="utf-8")
     open_demo(offline_page, path)
     offline_page.wait_for_function("window.Reveal && Reveal.isReady()")
     offline_page.evaluate("Reveal.slide(1)")

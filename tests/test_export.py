@@ -12,12 +12,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnistlib.publish import __main__ as cli
-from mnistlib.publish import export, offline
-from mnistlib.publish.export import NotebookError, export_report, export_slides
-from mnistlib.publish.offline import find_external_references
+from mnistreport import __main__ as cli
+from mnistreport import export, offline
+from mnistreport.export import NotebookError, export_report, export_slides
+from mnistreport.info import ReportInfo
+from mnistreport.offline import find_external_references
 
 TITLE = "LeNet-5 vs a custom MLP on MNIST"
+INFO = ReportInfo(title=TITLE, subtitle="Class presentation", date="1 December 2025")
 # Tags that would make a browser fetch a URL when the page opens (prose links <a href> are fine).
 EXTERNAL_TAG = re.compile(r"<(script|link|img)\b[^>]*\s(src|href)\s*=\s*['\"]?\s*(https?:)?//", re.IGNORECASE)
 
@@ -117,7 +119,7 @@ def notebooks(tmp_path_factory: pytest.TempPathFactory, png: str) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, notebooks: list[Path]) -> Path:
-    return export_report(notebooks, tmp_path_factory.mktemp("report") / "report.html", title=TITLE)
+    return export_report(notebooks, tmp_path_factory.mktemp("report") / "report.html", INFO)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +133,7 @@ def reveal_dir() -> Path:
 @pytest.fixture(scope="module")
 def slides(tmp_path_factory: pytest.TempPathFactory, notebooks: list[Path], reveal_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("slides") / "slides.html"
-    return export_slides(notebooks, out, title=TITLE, subtitle="Class presentation", date="1 December 2025")
+    return export_slides(notebooks, out, INFO)
 
 
 def assert_offline(html: str) -> None:
@@ -200,7 +202,7 @@ def test_slides_inline_reveal_and_load_nothing(slides: Path, reveal_dir: Path) -
 
 def test_slides_do_not_touch_the_notebooks(notebooks: list[Path], reveal_dir: Path, tmp_path: Path) -> None:
     before = [p.read_bytes() for p in notebooks]
-    export_slides(notebooks, tmp_path / "slides.html", date="today")
+    export_slides(notebooks, tmp_path / "slides.html", INFO)
     assert [p.read_bytes() for p in notebooks] == before
 
 
@@ -217,15 +219,15 @@ def test_slides_without_chosen_cells_warn_and_keep_title(tmp_path: Path, reveal_
     path = tmp_path / "plain.ipynb"
     nbformat.write(new_notebook(cells=[new_markdown_cell("PLAIN-CELL")]), path)
     with pytest.warns(UserWarning, match="slideshow metadata"):
-        out = export_slides([path], tmp_path / "deck.html", title="Only a title", date="today")
+        out = export_slides([path], tmp_path / "deck.html", ReportInfo(title="Only a title"))
     html = out.read_text(encoding="utf-8")
     assert "Only a title" in html and "PLAIN-CELL" not in html
 
 
 def test_slides_need_reveal(notebooks: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "slides.html"
-    with pytest.raises(FileNotFoundError, match="npm ci"):
-        export_slides(notebooks, out, reveal_dir=tmp_path / "no-reveal")
+    with pytest.raises(FileNotFoundError, match="no-reveal: no reveal.js here"):
+        export_slides(notebooks, out, INFO, reveal_dir=tmp_path / "no-reveal")
     assert not out.exists()
 
 
@@ -262,7 +264,7 @@ def tagged_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_report_applies_nbconverts_remove_tags(tagged_notebook: Path, tmp_path: Path) -> None:
-    html = export_report([tagged_notebook], tmp_path / "report.html").read_text(encoding="utf-8")
+    html = export_report([tagged_notebook], tmp_path / "report.html", INFO).read_text(encoding="utf-8")
     assert "KEPT-HEADING" in html and "REMOVED-CELL" not in html
     assert "SHOWN-OUTPUT" in html and "HIDDEN_INPUT" not in html
     assert "SHOWN_INPUT" in html and "HIDDEN-OUTPUT" not in html
@@ -272,7 +274,7 @@ def test_report_applies_nbconverts_remove_tags(tagged_notebook: Path, tmp_path: 
 
 def test_slides_leave_out_no_slide_cells_and_printed_text(tagged_notebook: Path, tmp_path: Path,
                                                          reveal_dir: Path) -> None:
-    html = export_slides([tagged_notebook], tmp_path / "slides.html", date="d").read_text(encoding="utf-8")
+    html = export_slides([tagged_notebook], tmp_path / "slides.html", INFO).read_text(encoding="utf-8")
     assert "KEPT-HEADING" in html and "SHOWN-OUTPUT" in html and "AFTER-PROGRESS" in html
     for absent in ("REMOVED-CELL", "HIDDEN-OUTPUT", "NO-SLIDE-BANNER", "PROGRESS-LINE", "OUTPUT-TAGGED-NO-SLIDE"):
         assert absent not in html, absent
@@ -297,7 +299,7 @@ def test_inline_script_outputs_are_kept(tmp_path: Path, reveal_dir: Path) -> Non
         new_output("display_data", data={"text/html": script, "text/plain": "<Demo>"})])
     path = tmp_path / "07_demo.ipynb"
     nbformat.write(new_notebook(cells=[_on_slide(cell, "slide")]), path)
-    for out in (export_report([path], tmp_path / "report.html"), export_slides([path], tmp_path / "s.html", date="d")):
+    for out in (export_report([path], tmp_path / "r.html", INFO), export_slides([path], tmp_path / "s.html", INFO)):
         html = out.read_text(encoding="utf-8")
         assert 'document.getElementById("demo-box").textContent = "DEMO-RAN";' in html, out.name
 
@@ -314,7 +316,7 @@ def test_pages_carry_no_machine_path(tmp_path: Path) -> None:
 
 
 def test_committed_notebooks_open_on_the_mnistlib_kernel() -> None:
-    from mnistlib.publish.build import KERNEL, notebook_paths
+    from mnistreport.build import KERNEL, notebook_paths
 
     for notebook in notebook_paths():
         spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {})
@@ -414,20 +416,97 @@ def test_local_files_count_only_when_asked() -> None:
 def test_cli_report_and_errors(notebooks: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "reports" / "report.html"
     nb_args = [str(p) for p in notebooks]
-    assert cli.main(["report", "--notebooks", *nb_args, "--out", str(out), "--title", "T"]) == 0
+    info = tmp_path / "report.toml"
+    info.write_text('title = "CLI-TITLE"\n', encoding="utf-8")
+    assert cli.main(["report", "--notebooks", *nb_args, "--out", str(out), "--info", str(info)]) == 0
     assert out.is_file() and "wrote" in capsys.readouterr().out
+    assert "<h1>CLI-TITLE</h1>" in out.read_text(encoding="utf-8")
     assert cli.main(["report", "--notebooks", str(tmp_path / "nope.ipynb"), "--out", str(out)]) == 2
     assert "nope.ipynb" in capsys.readouterr().err
+    info.write_text('title = "unclosed\n', encoding="utf-8")
+    assert cli.main(["report", "--notebooks", *nb_args, "--out", str(out), "--info", str(info)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {info}: not valid TOML") and err.count("\n") == 1
 
 
 def test_cli_slides(notebooks: list[Path], tmp_path: Path, reveal_dir: Path) -> None:
     out = tmp_path / "slides.html"
-    args = ["slides", "--notebooks", *map(str, notebooks), "--out", str(out), "--subtitle", "Sub", "--date", "d"]
+    info = tmp_path / "report.toml"
+    info.write_text('subtitle = "Sub-from-toml"\ndate = 2025-12-01\n', encoding="utf-8")
+    args = ["slides", "--notebooks", *map(str, notebooks), "--out", str(out), "--info", str(info)]
     assert cli.main(args) == 0
-    assert "Sub" in out.read_text(encoding="utf-8")
+    html = out.read_text(encoding="utf-8")
+    assert "Sub-from-toml" in html and "1 December 2025" in html
 
 
 def test_the_tag_pattern_of_these_tests_catches_cdn_links() -> None:
     assert EXTERNAL_TAG.search('<script type="text/javascript" src="https://cdn.example.org/require.js">')
     assert EXTERNAL_TAG.search("<link rel=stylesheet href=//cdn.example.org/x.css>")
     assert not EXTERNAL_TAG.search('<img data-offline-removed-src="https://example.org/x.png">')
+
+
+# ------------------------------------------------------------------------------------- who and what (report.toml)
+MADE_UP = """title = "Digits, honestly"
+subtitle = "A made-up subtitle"
+author = "Zebulon Quattlebaum"
+student_id = "s9876543"
+course = "Machine Learning 101"
+date = 2025-12-03
+"""
+
+
+def test_report_toml_reaches_the_report_top_and_the_title_slide(notebooks: list[Path], tmp_path: Path,
+                                                               reveal_dir: Path) -> None:
+    from mnistreport.info import load_info
+
+    toml = tmp_path / "report.toml"
+    toml.write_text(MADE_UP, encoding="utf-8")
+    info = load_info(toml)
+    report = export_report(notebooks, tmp_path / "report.html", info).read_text(encoding="utf-8")
+    header = report[report.index('<header class="mnist-header"'):report.index("</header>")]
+    assert "<h1>Digits, honestly</h1>" in header and "A made-up subtitle" in header
+    assert "Zebulon Quattlebaum (s9876543) · Machine Learning 101 · 3 December 2025" in header
+    assert "<title>Digits, honestly</title>" in report  # the PDF's title, too (printed from this page)
+    deck = export_slides(notebooks, tmp_path / "slides.html", info).read_text(encoding="utf-8")
+    title_slide = deck[deck.index('class="mnist-title-slide"'):deck.index("CHOSEN-HEADING-1")]
+    for text in ("Digits, honestly", "A made-up subtitle", "Zebulon Quattlebaum · s9876543", "Machine Learning 101",
+                 "3 December 2025"):
+        assert text in title_slide, text
+
+
+def test_report_toml_missing_gives_defaults_and_the_first_heading_as_title(notebooks: list[Path],
+                                                                          tmp_path: Path) -> None:
+    import datetime as dt
+
+    from mnistreport.info import load_info
+
+    info = load_info(tmp_path / "absent.toml")
+    assert info == ReportInfo() and info.title == info.author == ""
+    today = dt.date.today()
+    assert info.byline() == f"{today.day} {today:%B %Y}"  # only the date is left to show
+    html = export_report(notebooks, tmp_path / "report.html", info).read_text(encoding="utf-8")
+    assert "<h1>Part 1: CHOSEN-HEADING-1</h1>" in html  # the first notebook's first heading
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('title = "unclosed\n', "not valid TOML"),
+    ('autor = "typo"\n', "unknown key 'autor'"),
+    ("author = 42\n", "author must be a string"),
+    ("date = 2025-12-03T10:00:00\n", "date must be a string"),
+])
+def test_malformed_report_toml_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+    from mnistreport.info import ReportInfoError, load_info
+
+    toml = tmp_path / "report.toml"
+    toml.write_text(text, encoding="utf-8")
+    with pytest.raises(ReportInfoError, match=re.escape(message)) as caught:
+        load_info(toml)
+    assert str(caught.value).startswith(f"{toml}: ") and "\n" not in str(caught.value)
+
+
+def test_the_repositorys_report_toml_is_valid() -> None:
+    from mnistlib import paths
+    from mnistreport.info import REPORT_TOML, load_info
+
+    assert REPORT_TOML == paths.ROOT / "report.toml" and REPORT_TOML.is_file()
+    assert load_info().title  # the committed file names the study

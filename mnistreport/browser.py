@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mnistlib.publish.offline import find_external_references
+from mnistreport.offline import find_external_references
 
 __all__ = ["BROWSER_NAMES", "check_page", "find_browser", "launch", "offline_page", "print_pdf", "screenshot_deck"]
 

@@ -1,6 +1,6 @@
 """A live demo for class: draw a digit, LeNet-5 and CustomMLP answer in the page, offline.
 
-`demo_html` returns one self-contained HTML fragment (markup, CSS, the JavaScript of mnistlib/publish/demo.js and the
+`demo_html` returns one self-contained HTML fragment (markup, CSS, the JavaScript of mnistreport/demo.js and the
 trained weights as base64 float32), so the same output works as a notebook cell in JupyterLab, in the exported
 report and on its own slide of the reveal.js deck. Inference is plain JavaScript (conv, ReLU, max pool, linear,
 softmax); each model travels as a short program of those layers plus one block of weights.
@@ -136,7 +136,7 @@ def _markup(uid: str, cards: list[tuple[str, str, str]]) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("mnistlib.publish").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("mnistreport").joinpath(name).read_text(encoding="utf-8")
 
 
 def demo_html(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None = None) -> str:
@@ -199,7 +199,7 @@ def draw(page: Any, points: Sequence[tuple[float, float]], selector: str = ".mni
 
 def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, float]] = SEVEN) -> Path:
     """Open the page in headless Chromium (Playwright, no network), draw `stroke` with the mouse, save the panel."""
-    from mnistlib.publish.browser import launch, offline_page
+    from mnistreport.browser import launch, offline_page
 
     png = Path(png)
     with tempfile.TemporaryDirectory() as tmp, launch() as browser, offline_page(browser, (1100, 480), 2) as page:
@@ -215,7 +215,7 @@ def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the demo as a standalone page (and optionally a screenshot) from the stored seed-0 template runs."""
-    parser = argparse.ArgumentParser(prog="python -m mnistlib.publish.demo", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mnistreport.demo", description=main.__doc__)
     parser.add_argument("--results-dir", type=Path, default=None, help="run store (default results/)")
     parser.add_argument("--out", type=Path, default=Path("reports/demo.html"), help="page to write")
     parser.add_argument("--png", type=Path, default=None, help="also save a screenshot with a drawn 7")

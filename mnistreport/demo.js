@@ -1,6 +1,6 @@
 /* mnistlib live demo: draw a digit, LeNet-5 and CustomMLP answer in the browser, offline.
  *
- * Everything runs here, in plain JavaScript: no network, no runtime. mnistlib/publish/demo.py embeds the trained
+ * Everything runs here, in plain JavaScript: no network, no runtime. mnistreport/demo.py embeds the trained
  * weights (base64 float32, little-endian) and a tiny program per model (conv, relu, pool, linear), and calls
  * mnistlibDemo.mount(root, spec) once per demo on the page. The library itself is defined once per page.
  */

@@ -1,4 +1,4 @@
-"""python -m mnistlib.publish report|slides|pdf|check|shots|readme|build: the Makefile's publishing commands."""
+"""python -m mnistreport build|report|slides|pdf|check|shots|readme: the Makefile's publishing commands."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnistlib import paths
-from mnistlib.publish import build, export
+from mnistreport import build, export
+from mnistreport.info import REPORT_TOML, load_info
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mnistlib.publish", description=__doc__.split(":")[0])
+    parser = argparse.ArgumentParser(prog="python -m mnistreport", description=__doc__.split(":")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     outputs = {"report": paths.REPORTS_DIR / "report.html", "slides": paths.REPORTS_DIR / "slides.html",
                "pdf": paths.REPORTS_DIR / "report.pdf"}
@@ -24,11 +25,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--notebooks", nargs="+", type=Path, default=None,
                          help="executed notebooks, in order (default: notebooks/NN_*.ipynb)")
         cmd.add_argument("--out", type=Path, default=default, help=f"output file (default {paths.shown(default)})")
-        cmd.add_argument("--title", default=export.DEFAULT_TITLE)
+        cmd.add_argument("--info", type=Path, default=REPORT_TOML,
+                         help=f"author, course, title (default {paths.shown(REPORT_TOML)}; missing: defaults)")
         if name == "slides":
-            cmd.add_argument("--subtitle", default="", help="line under the title on the title slide")
-            cmd.add_argument("--date", default=None, help="date on the title slide (default: today)")
-            cmd.add_argument("--reveal-dir", type=Path, default=None, help="reveal.js package (default node_modules)")
+            cmd.add_argument("--reveal-dir", type=Path, default=None,
+                             help="a reveal.js 5 (default $MNISTLIB_REVEAL_DIR, else mnistreport/vendor/reveal.js)")
     check = sub.add_parser("check", help="open exported HTML in headless Chromium, offline; exit 1 on problems")
     check.add_argument("html", type=Path)
     check.add_argument("--screenshot", type=Path, default=None, help="PNG path (default: beside the HTML)")
@@ -57,14 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mnistlib.publish import browser
+    from mnistreport import browser
 
     if args.command == "check":
         result = browser.check_page(args.html, args.screenshot or args.html.with_suffix(".png"))
         print(json.dumps(result, indent=2))
         return 0 if result["ok"] else 1
     if args.command == "readme":
-        from mnistlib.publish.readme import update_readme
+        from mnistreport.readme import update_readme
 
         print("README.md updated" if update_readme() else "README.md already up to date")
         return 0
@@ -75,14 +76,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{len(found)} slides at {size} in {args.out_dir / size}")
         return 0
     notebooks = args.notebooks or build.notebook_paths()
+    info = load_info(args.info)
     if args.command == "report":
-        out = export.export_report(notebooks, args.out, title=args.title)
+        out = export.export_report(notebooks, args.out, info)
     elif args.command == "slides":
-        out = export.export_slides(notebooks, args.out, title=args.title, subtitle=args.subtitle, date=args.date,
-                                   reveal_dir=args.reveal_dir)
+        out = export.export_slides(notebooks, args.out, info, reveal_dir=args.reveal_dir)
     else:
-        with tempfile.TemporaryDirectory(prefix="mnistlib-pdf-") as tmp:
-            html = export.export_report(notebooks, Path(tmp) / "report.html", title=args.title)
+        with tempfile.TemporaryDirectory(prefix="mnistreport-pdf-") as tmp:
+            html = export.export_report(notebooks, Path(tmp) / "report.html", info)
             out = browser.print_pdf(html, args.out)
     print(f"wrote {paths.shown(out)} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -29,11 +29,10 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from mnistlib import paths
-from mnistlib.publish.offline import CSS_IMPORT, make_self_contained, without_machine_paths, write_verified
+from mnistreport.info import ReportInfo, load_info
+from mnistreport.offline import CSS_IMPORT, make_self_contained, without_machine_paths, write_verified
 
 __all__ = [
-    "DEFAULT_TITLE",
     "NO_SLIDE_TAG",
     "NotebookError",
     "export_report",
@@ -42,8 +41,8 @@ __all__ = [
     "report_html",
 ]
 
-DEFAULT_TITLE = "LeNet-5 vs a custom MLP on MNIST"
 REVEAL_ENV = "MNISTLIB_REVEAL_DIR"
+VENDORED_REVEAL = Path(__file__).resolve().parent / "vendor" / "reveal.js"  # see its README.md
 SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 REMOVE_CELL_TAGS = {"remove-cell", "remove_cell"}
 REMOVE_INPUT_TAGS = {"remove-input", "remove_input"}
@@ -95,6 +94,11 @@ def _first_heading(nb: NotebookNode) -> str | None:
     return None
 
 
+def _title(info: ReportInfo, parts: list[tuple[Path, NotebookNode]]) -> str:
+    """report.toml's title, else the first notebook's first heading."""
+    return info.title or _first_heading(parts[0][1]) or parts[0][0].stem
+
+
 def _anchor(index: int, path: Path) -> str:
     return f"nb-{index + 1}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-").lower()
 
@@ -144,6 +148,10 @@ _REPORT_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {{ super() }}
 <header class="mnist-header" id="mnist-top">
 <h1>{{ resources.mnistlib.title | escape_html }}</h1>
+{%- if resources.mnistlib.subtitle %}
+<p class="mnist-subtitle">{{ resources.mnistlib.subtitle | escape_html }}</p>
+{%- endif %}
+<p class="mnist-byline">{{ resources.mnistlib.byline | escape_html }}</p>
 <p class="mnist-meta">{{ resources.mnistlib.generated | escape_html }}</p>
 <nav class="mnist-toc" aria-label="Contents"><h2>Contents</h2><ul>
 {%- for s in resources.mnistlib.sections %}
@@ -172,6 +180,8 @@ _REPORT_CSS = """
 body.jp-Notebook { max-width: 1120px; margin: 0 auto; padding: 1.5rem 2rem 5rem; box-sizing: border-box; }
 .mnist-header { border-bottom: 2px solid #ddd; margin-bottom: 1.5rem; padding-bottom: 0.5rem; }
 .mnist-header h1 { font-size: 2rem; margin: 0 0 0.3rem; }
+.mnist-subtitle { font-size: 1.2rem; color: #444; margin: 0 0 0.4rem; }
+.mnist-byline { margin: 0 0 0.3rem; }
 .mnist-meta { color: #666; margin: 0 0 1rem; }
 .mnist-toc h2 { font-size: 1.1rem; margin: 0.5rem 0; }
 .mnist-toc ul { list-style: none; margin: 0 0 0.5rem 0; padding: 0; line-height: 1.7; }
@@ -214,9 +224,12 @@ def _html_exporter(template: str, **traits: Any) -> Any:
     )
 
 
-def report_html(notebooks: Sequence[str | os.PathLike[str]], title: str = DEFAULT_TITLE) -> str:
-    """The report as one HTML string: every notebook in order, code folded under "Code", nothing fetched."""
+def report_html(notebooks: Sequence[str | os.PathLike[str]], info: ReportInfo | None = None) -> str:
+    """The report as one HTML string: who and what on top (`info`, default report.toml), every notebook in order,
+    code folded under "Code", nothing fetched."""
+    info = info or load_info()
     parts = _read_all(notebooks)
+    title = _title(info, parts)
     nb = remove_tagged(_merge(parts, title))
     sections = [c.metadata["mnistlib_section"] for c in nb.cells if "mnistlib_section" in c.metadata]
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -224,6 +237,8 @@ def report_html(notebooks: Sequence[str | os.PathLike[str]], title: str = DEFAUL
         "metadata": {"name": title, "path": str(parts[0][0].resolve().parent)},
         "mnistlib": {
             "title": title,
+            "subtitle": info.subtitle,
+            "byline": info.byline(),
             "generated": f"Generated {now} from {len(parts)} notebook{'s' * (len(parts) != 1)}",
             "sections": sections,
             "css": _REPORT_CSS,
@@ -236,10 +251,10 @@ def report_html(notebooks: Sequence[str | os.PathLike[str]], title: str = DEFAUL
 def export_report(
     notebooks: Sequence[str | os.PathLike[str]],
     out_html: str | os.PathLike[str],
-    title: str = DEFAULT_TITLE,
+    info: ReportInfo | None = None,
 ) -> Path:
     """Merge the executed notebooks, in order, into one self-contained HTML report (code folded under "Code")."""
-    return write_verified(report_html(notebooks, title), Path(out_html))
+    return write_verified(report_html(notebooks, info), Path(out_html))
 
 
 # ------------------------------------------------------------------------------------------------- slides
@@ -341,28 +356,26 @@ html, body { height: 100%; margin: 0; }
 .reveal .mnist-title-slide, .reveal .mnist-title-slide h1, .reveal .mnist-title-slide p { text-align: center; }
 .reveal .mnist-title-slide h1 { font-size: 2.1em; margin-bottom: 0.6em; }
 .reveal .mnist-subtitle { font-size: 1.1em; color: #444; }
+.reveal .mnist-author { font-size: 0.9em; margin-top: 1.2em; }
+.reveal .mnist-course { font-size: 0.8em; color: #555; }
 .reveal .mnist-date { font-size: 0.8em; color: #777; margin-top: 1.2em; }
 """
 
 
 def find_reveal(reveal_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Locate the reveal.js 5 package installed by `npm ci` (or named by $MNISTLIB_REVEAL_DIR)."""
-    if reveal_dir:
-        candidates = [Path(reveal_dir)]
-    elif os.environ.get(REVEAL_ENV):
-        candidates = [Path(os.environ[REVEAL_ENV])]
-    else:
-        candidates = [Path.cwd() / "node_modules" / "reveal.js", paths.ROOT / "node_modules" / "reveal.js"]
-    for root in candidates:
-        if (root / "dist" / "reveal.js").is_file():
-            version = json.loads((root / "package.json").read_text()).get("version", "?")
-            if not version.startswith("5."):
-                raise RuntimeError(f"{root}: reveal.js {version} found, version 5 expected")
-            return root
-    tried = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"reveal.js not found (tried {tried}); run `npm ci --no-audit --no-fund` (make slides does)"
-    )
+    """The reveal.js 5 inlined into the deck: `reveal_dir`, else $MNISTLIB_REVEAL_DIR, else the copy vendored in
+    mnistreport/vendor/reveal.js (no Node needed)."""
+    root = Path(reveal_dir or os.environ.get(REVEAL_ENV) or VENDORED_REVEAL)
+    script = root / "dist" / "reveal.js"
+    if not script.is_file():
+        raise FileNotFoundError(f"{root}: no reveal.js here (dist/reveal.js missing); unset ${REVEAL_ENV} to use "
+                                f"the copy in mnistreport/vendor/reveal.js")
+    with script.open(encoding="utf-8", errors="replace") as handle:
+        found = re.search(r"reveal\.js (\d+)\.\d+", handle.read(300))
+    if not found or found.group(1) != "5":
+        raise RuntimeError(f"{script}: reveal.js {found.group(0) if found else 'of unknown version'} found, "
+                           "version 5 expected")
+    return root
 
 
 def _script_safe(code: str) -> str:
@@ -439,12 +452,17 @@ def _select_slides(nb: NotebookNode) -> list[NotebookNode]:
     return chosen
 
 
-def _title_cell(title: str, subtitle: str, date: str) -> NotebookNode:
+def _title_cell(title: str, info: ReportInfo) -> NotebookNode:
     esc = html_lib.escape
     parts = [f'<div class="mnist-title-slide">\n<h1>{esc(title)}</h1>']
-    if subtitle:
-        parts.append(f'<p class="mnist-subtitle">{esc(subtitle)}</p>')
-    parts.append(f'<p class="mnist-date">{esc(date)}</p>\n</div>')
+    if info.subtitle:
+        parts.append(f'<p class="mnist-subtitle">{esc(info.subtitle)}</p>')
+    who = " · ".join(part for part in (info.author, info.student_id) if part)
+    if who:
+        parts.append(f'<p class="mnist-author">{esc(who)}</p>')
+    if info.course:
+        parts.append(f'<p class="mnist-course">{esc(info.course)}</p>')
+    parts.append(f'<p class="mnist-date">{esc(info.shown_date())}</p>\n</div>')
     cell = nbformat.v4.new_markdown_cell("\n".join(parts))
     cell.metadata["slideshow"] = {"slide_type": "slide"}
     return cell
@@ -453,22 +471,23 @@ def _title_cell(title: str, subtitle: str, date: str) -> NotebookNode:
 def export_slides(
     notebooks: Sequence[str | os.PathLike[str]],
     out_html: str | os.PathLike[str],
-    title: str = DEFAULT_TITLE,
-    subtitle: str = "",
-    date: str | None = None,
+    info: ReportInfo | None = None,
     reveal_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """One offline reveal.js deck: a title slide, then the cells chosen via metadata.slideshow, outputs only."""
+    """One offline reveal.js deck: a title slide (`info`, default report.toml), then the cells chosen via
+    metadata.slideshow, outputs only; speaker notes (slide type notes) on the `S` key."""
     from nbconvert import SlidesExporter
 
+    info = info or load_info()
     parts = _read_all(notebooks)
-    assets = _reveal_resources(reveal_dir)  # fail early, before rendering, when reveal.js is not installed
+    title = _title(info, parts)
+    assets = _reveal_resources(reveal_dir)  # fail early, before rendering, when reveal.js cannot be found
     chosen = [(path, nbformat.v4.new_notebook(cells=_select_slides(nb), metadata=nb.metadata)) for path, nb in parts]
     if not any(nb.cells for _, nb in chosen):
         warnings.warn("no cell has slideshow metadata: the deck only has its title slide", stacklevel=2)
     nb = _merge([(p, n) for p, n in chosen if n.cells] or chosen[:1], title)
     nb.cells = [c for c in nb.cells if _slide_type(c) != "skip"]
-    nb.cells.insert(0, _title_cell(title, subtitle, date or dt.date.today().strftime("%d %B %Y")))
+    nb.cells.insert(0, _title_cell(title, info))
     resources = {
         "metadata": {"name": title, "path": str(parts[0][0].resolve().parent)},
         "mnistlib": {"title": title, "css": _SLIDES_CSS, **assets},
