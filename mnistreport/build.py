@@ -279,6 +279,7 @@ def execute_notebook(notebook: Path, target: Path, parameters: dict[str, Any] | 
     from nbclient.exceptions import CellExecutionError
 
     notebook, target = Path(notebook), Path(target)
+    _check_kernel(kernel)
     nb = read_for_execution(notebook)
     applied = _parameters_cell(nb, notebook) if parameters else None
     original = applied.source if applied is not None else ""
@@ -290,6 +291,8 @@ def execute_notebook(notebook: Path, target: Path, parameters: dict[str, Any] | 
             _client(nb, kernel, notebook.parent, progress).execute()
         except CellExecutionError as exc:
             failure = exc
+        except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel died, did not start, or timed out
+            raise NotebookExecutionError(f"{notebook.name}: {type(exc).__name__}: {exc}") from exc
         finally:
             if applied is not None:
                 applied.source = original
@@ -314,7 +317,6 @@ def execute_notebooks(
     kernel: str = KERNEL,
 ) -> list[Path]:
     """Run each notebook on a fresh kernel (execute_notebook), writing the executed copies to output_dir."""
-    _check_kernel(kernel)
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = []
     for notebook in notebooks:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from mnistlib.experiments import load_results, load_weights, weights_path
+from mnistlib.io import atomic_open, atomic_path
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
 
 ModelOrRun = nn.Module | dict[str, Any]
@@ -208,8 +209,8 @@ def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, fl
         page.goto(page_file.as_uri())
         draw(page, stroke)
         page.wait_for_timeout(200)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        page.locator(".mnist-demo").screenshot(path=str(png))
+        with atomic_path(png) as partial:
+            partial.write_bytes(page.locator(".mnist-demo").screenshot(type="png"))
     return png
 
 
@@ -226,8 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     page_html = demo_page(lenet_run, mlp_run, args.results_dir)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(page_html, encoding="utf-8")
+    with atomic_open(args.out) as handle:
+        handle.write(page_html)
     print(f"wrote {args.out} (runs {lenet_run['id']}, {mlp_run['id']})")
     if args.png:
         print(f"wrote {screenshot(page_html, args.png)}")

@@ -65,6 +65,15 @@ def test_slides_render_offline_and_navigate(exported: dict[str, Path], browser) 
     assert figure.stat().st_size > shot.stat().st_size  # the figure slide holds more than the title slide
 
 
+def test_the_deck_has_the_speaker_notes_plugin(exported: dict[str, Path], browser) -> None:
+    """reveal.js's notes plugin (vendored) is registered: `S` opens the speaker view."""
+    with pagecheck.offline_page(browser) as page:
+        page.goto(exported["slides"].resolve().as_uri())
+        page.wait_for_function("() => typeof Reveal !== 'undefined' && Reveal.isReady()")
+        assert page.evaluate("() => Reveal.hasPlugin('notes') && typeof Reveal.getPlugin('notes').open")
+        assert page.errors == [] and page.refused == []
+
+
 @pytest.mark.parametrize("size", [(1280, 800), (1024, 768)])
 def test_every_slide_fits_a_projector(exported: dict[str, Path], browser, tmp_path: Path,
                                       size: tuple[int, int]) -> None:

@@ -150,6 +150,13 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path: Path):
     assert not (tmp_path / "out.ipynb").exists()
 
 
+def test_an_unknown_kernel_is_named_before_anything_runs(tmp_path: Path):
+    source = notebook_with_parameters(tmp_path)
+    with pytest.raises(RuntimeError, match="no Jupyter kernel named 'no-such-kernel'.*make setup"):
+        execute_notebook(source, tmp_path / "out.ipynb", {"A": 2}, log=None, kernel="no-such-kernel")
+    assert not (tmp_path / "out.ipynb").exists()
+
+
 def notebook_with_parameters(folder: Path) -> Path:
     return tiny_notebook(folder / "06_params.ipynb", [cell("code", "A = 1", ("parameters",))])
 
