@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     shots.add_argument("deck", type=Path)
     shots.add_argument("--out-dir", type=Path, required=True)
     shots.add_argument("--size", nargs="+", default=["1280x800", "1024x768"], help="WIDTHxHEIGHT, one or more")
-    sub.add_parser("readme", help="rewrite README's generated blocks from results/ and benchmarks/")
+    sub.add_parser("readme", help="rewrite README's generated blocks from the notebooks' readme cells and benchmarks/")
     sub.add_parser("build", help="execute the notebooks and export the report (make report); see --help there",
                    add_help=False)
     return parser

@@ -53,8 +53,8 @@ def readme_block(notebooks: Sequence[str | Path] | None = None) -> str:
                 continue
             found = _markdown_outputs(cell)
             if not found:
-                warnings.warn(f"{path}: cell {position + 1} is tagged {README_TAG!r} but shows no Markdown "
-                              "(not executed?)", stacklevel=2)
+                warnings.warn(f"{paths.shown(path)}: cell {position + 1} is tagged {README_TAG!r} but shows no "
+                              "Markdown (not executed?)", stacklevel=2)
             parts.extend(found)
     return "\n\n".join(parts)
 
@@ -128,12 +128,22 @@ def _marker(start: str) -> re.Pattern[str]:
     return re.compile(re.escape(start.split(" (", 1)[0]) + r"\b[^\n]*?-->")
 
 
-def _replace_block(text: str, start: str, end: str, content: str, readme: Path) -> str:
+def generated_block(
+    text: str, start: str = README_START, end: str = README_END, readme: Path | str = "README.md"
+) -> tuple[int, int, str]:
+    """Where README's generated block is (from its start marker, in any wording, to its end marker) and what it
+    holds now, stripped: (start, end, content)."""
     found = _marker(start).search(text)
     if not found or end not in text[found.end():]:
         raise ValueError(f"{readme}: no generated block ({start} ... {end})")
-    _, tail = text[found.end():].split(end, 1)
-    return f"{text[:found.start()]}{start}\n{content}\n{end}{tail}"
+    stop = text.index(end, found.end()) + len(end)
+    return found.start(), stop, text[found.end():stop - len(end)].strip()
+
+
+def _replace_block(text: str, start: str, end: str, content: str | None, readme: Path) -> str:
+    """The block rewritten with `content` (None: what it holds now) under the current start marker."""
+    first, stop, current = generated_block(text, start, end, readme)
+    return f"{text[:first]}{start}\n{current if content is None else content}\n{end}{text[stop:]}"
 
 
 def update_readme(
@@ -146,12 +156,10 @@ def update_readme(
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
     block = readme_block(notebooks) if results_block is None else results_block
-    new = text
-    if block:
-        new = _replace_block(new, README_START, README_END, block, readme)
-    else:
+    if not block:
         warnings.warn(f"no cell tagged {README_TAG!r} shows Markdown in the notebooks: {readme.name}'s results "
                       "block is left as it is", stacklevel=2)
+    new = _replace_block(text, README_START, README_END, block or None, readme)
     if _marker(BENCH_START).search(new):
         new = _replace_block(new, BENCH_START, BENCH_END, bench_block(bench_dir), readme)
     if new == text:

@@ -16,7 +16,8 @@ from mnistreport import browser as pagecheck
 from mnistreport import export
 from mnistreport.info import ReportInfo
 
-INFO = ReportInfo(title="LeNet-5 vs a custom MLP on MNIST", subtitle="Class presentation", date="today")
+INFO = ReportInfo(title="LeNet-5 vs a custom MLP on MNIST", subtitle="Class presentation", date="today",
+                  author="Zebulon Quattlebaum", student_id="s9876543", course="Machine Learning 101")
 pytestmark = pytest.mark.browser
 
 
@@ -154,6 +155,12 @@ def test_pdf_has_every_figure_whole(exported: dict[str, Path], browser, tmp_path
                             capture_output=True, text=True).stdout.splitlines()[2:]
     assert len(listed) == 2, listed
     assert len({line.split()[0] for line in listed}) == 2  # on two different pages
+    if shutil.which("pdftotext"):  # report.toml's who and what, on the first page
+        first = subprocess.run([shutil.which("pdftotext"), "-l", "1", str(pdf), "-"], check=True,
+                               capture_output=True, text=True).stdout
+        for text in ("LeNet-5 vs a custom MLP on MNIST", "Class presentation",
+                     "Zebulon Quattlebaum (s9876543) · Machine Learning 101 · today"):
+            assert text in first, (text, first[:500])
 
 
 def test_pdf_folds_code_and_avoids_splitting_cells() -> None:

@@ -11,7 +11,15 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnistreport.readme import BENCH_END, BENCH_START, README_END, README_START, readme_block, update_readme
+from mnistreport.readme import (
+    BENCH_END,
+    BENCH_START,
+    README_END,
+    README_START,
+    generated_block,
+    readme_block,
+    update_readme,
+)
 
 
 def markdown(text: str, kind: str = "display_data") -> nbformat.NotebookNode:
@@ -73,7 +81,19 @@ def test_without_readme_cells_the_block_is_left_as_it_is(tmp_path: Path) -> None
     readme.write_text(f"{README_START}\nkept numbers\n{README_END}\n", encoding="utf-8")
     with pytest.warns(UserWarning, match="no cell tagged 'readme'"):
         assert not update_readme(readme, notebooks=[plain])
-    assert "kept numbers" in readme.read_text(encoding="utf-8")
+    assert readme.read_text(encoding="utf-8") == f"{README_START}\nkept numbers\n{README_END}\n"
+    readme.write_text("<!-- results:start (an older wording) -->\nkept numbers\n<!-- results:end -->\n")
+    with pytest.warns(UserWarning, match="no cell tagged 'readme'"):
+        assert update_readme(readme, notebooks=[plain])  # only the marker's wording is brought up to date
+    assert readme.read_text(encoding="utf-8") == f"{README_START}\nkept numbers\n{README_END}\n"
+
+
+def test_generated_block_finds_the_block_whatever_its_marker_says() -> None:
+    text = "a\n<!-- results:start (old words) -->\n\nNUMBERS\n\n<!-- results:end -->\nb"
+    first, stop, content = generated_block(text)
+    assert content == "NUMBERS" and text[:first] == "a\n" and text[stop:] == "\nb"
+    with pytest.raises(ValueError, match="README.md: no generated block"):
+        generated_block("no block here")
 
 
 def test_a_readme_cell_without_markdown_is_named(tmp_path: Path) -> None:
