@@ -43,18 +43,20 @@ def test_parallel_runs_equal_one_at_a_time_with_the_same_threads(tiny: MnistArra
     assert sorted(p.name for p in (tmp_path / "parallel").glob("*.json")) == sorted(
         p.name for p in (tmp_path / "alone").glob("*.json"))
     # One line per finished run after the plan, never interleaved progress bars.
-    assert lines[0] == "0 of 4 runs stored; training 4 in 2 processes x 1 thread"
-    assert len(lines) == 5 and all(line.startswith(f"[{k}/4] ") for k, line in enumerate(lines[1:], start=1))
+    assert lines[0].splitlines() == ["0 of 4 runs stored and current; training 4 in 2 processes x 1 thread:",
+                                     "  mlp seeds 0-1: not stored", "  lenet seeds 0-1: not stored"]
+    assert len(lines) == 5 and all(f"] {k}/4 " in line for k, line in enumerate(lines[1:], start=1))
 
 
 def test_a_finished_parallel_sweep_is_loaded_not_trained(tiny: MnistArrays, tmp_path: Path, monkeypatch):
     first = sweep(SPECS, [0], tiny, tmp_path, jobs=2, log=None)
     import mnistlib.experiments as experiments
 
-    monkeypatch.setattr(experiments, "fit", lambda *a, **k: pytest.fail("a stored run was trained again"))
+    for trainer in ("run", "_run_in_worker"):  # not `fit`: replacing it changes the code the runs record
+        monkeypatch.setattr(experiments, trainer, lambda *a, **k: pytest.fail("a stored run was trained again"))
     assert sweep(SPECS, [0], tiny, tmp_path, jobs="auto", log=None) == first
     assert sweep(SPECS, [0], tiny, tmp_path, log=None, train_missing=False) == first
-    with pytest.raises(FileNotFoundError, match=r"1 runs not stored \(mlp seed 1, \.\.\.\)"):
+    with pytest.raises(FileNotFoundError, match=r"1 of 2 runs are not current:\n  mlp seed 1: not stored"):
         sweep(SPECS[:1], [0, 1], tiny, tmp_path, log=None, train_missing=False)  # never trains what is missing
 
 

@@ -1,10 +1,12 @@
-"""README's numbers come from results/: the generated block must match what the stored runs say."""
+"""README's generated blocks: the results block is what the notebooks' cells tagged `readme` show, the performance
+block what the benchmarks stored."""
 
-import pytest
+import nbformat
 
-from mnistlib import paths, tables
+from mnistlib import paths
 from mnistlib.io import write_json
-from mnistlib.publish.readme import (
+from mnistlib.tables import markdown_table
+from mnistreport.readme import (
     BENCH_END,
     BENCH_START,
     README_END,
@@ -13,23 +15,11 @@ from mnistlib.publish.readme import (
     readme_block,
     update_readme,
 )
-from mnistlib.stats import format_mean_std
-from mnistlib.tables import markdown_table
 
 
 def test_markdown_table():
     text = markdown_table([{"a": 1, "b": "x|y"}, {"a": 2, "b": "y"}], {"a": "A", "b": "B"})
     assert text.splitlines() == ["| A | B |", "| --- | --- |", "| 1 | x\\|y |", "| 2 | y |"]
-
-
-def test_readme_block_is_computed_from_the_study(planted_study):
-    block = readme_block(planted_study)
-    (mlp, lenet), _, _ = planted_study.template_comparison
-    assert f"LeNet-5 ({lenet['parameters']:,} parameters) reaches **{format_mean_std(lenet['values'])}**" in block
-    assert tables.comparison_table(planted_study.arm_rows) in block  # the same builder as notebook 4
-    assert tables.targets_table(planted_study.targets()) in block
-    assert tables.pair_table(planted_study.why_cnn_rows) in block
-    assert f"**{planted_study.best_arm['label']}**" in block  # the arm picked on validation
 
 
 def test_update_readme_rewrites_only_the_block(tmp_path):
@@ -42,15 +32,16 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
     assert not update_readme(readme, "new numbers")  # second time: nothing to change
 
 
-@pytest.mark.full_data
-def test_committed_readme_matches_committed_results():
-    from mnistlib.data import load_mnist
-
-    if not load_mnist(source="auto", verbose=False).full:
-        pytest.skip("needs full MNIST (MNIST_MIRROR or ../shared/mnist) to score the stored runs")
+def test_committed_readme_says_what_the_committed_notebooks_show():
     text = (paths.ROOT / "README.md").read_text()
     block = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
-    assert block == readme_block().strip(), "README's results block is stale: run `python -m mnistlib.publish readme`"
+    assert block == readme_block().strip(), "README's results block is stale: run `python -m mnistreport readme`"
+
+
+def test_the_readme_cells_of_the_notebooks_are_the_headline_tables():
+    tagged = {path.name: [c for c in nbformat.read(path, as_version=4).cells if "readme" in c.metadata.get("tags", [])]
+              for path in sorted((paths.ROOT / "notebooks").glob("0[3-6]_*.ipynb"))}
+    assert all(tagged[name] for name in ("03_lenet5_vs_mlp.ipynb", "04_regularization.ipynb", "06_why_cnn.ipynb"))
 
 
 def _bench_payload(device: str, rows: list[tuple[str, float]]) -> dict:
@@ -90,4 +81,4 @@ def test_update_readme_rewrites_the_bench_block_too(tmp_path):
 def test_committed_readme_matches_committed_benchmarks():
     text = (paths.ROOT / "README.md").read_text()
     block = text.split(BENCH_START, 1)[1].split(BENCH_END, 1)[0].strip()
-    assert block == bench_block().strip(), "README performance block is stale: python -m mnistlib.publish readme"
+    assert block == bench_block().strip(), "README performance block is stale: python -m mnistreport readme"
