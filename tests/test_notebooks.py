@@ -98,13 +98,13 @@ def test_real_report_and_slides_render_offline_in_chromium(quick_report, browser
     from mnistreport.export import export_slides
 
     out, report, _, _ = quick_report
-    slides = export_slides(sorted((out / "notebooks").glob("*.ipynb")), out / "slides.html", subtitle="quick")
+    slides = export_slides(sorted((out / "notebooks").glob("*.ipynb")), out / "slides.html")
     for page in (report, slides):
         result = check_page(page, out / f"{page.stem}.png", browser=browser)
         assert result["ok"], (page.name, result["problems"])
         assert (out / f"{page.stem}.png").stat().st_size > 10_000
     html = slides.read_text()
-    assert "Summary" in html and "reveal" in html
+    assert "LeNet-5 against the MLP" in html and "reveal" in html
 
 
 def test_notebooks_name_the_kernel_the_runner_uses():
