@@ -13,6 +13,7 @@ from mnistlib.models import (
     parameter_table,
     summary_text,
 )
+from mnistlib.study import load_decision
 
 
 def test_lenet5_parameters_layer_by_layer():
@@ -21,12 +22,19 @@ def test_lenet5_parameters_layer_by_layer():
     assert count_parameters(LeNet5()) == 61706
 
 
-def test_custom_mlp_is_within_one_percent_of_lenet5_and_only_linear():
+def test_custom_mlp_counts_are_its_layers_and_the_validated_shape_fits_the_budget():
+    """What must hold whatever width a student gives CustomMLP: its count is (in + 1) x out summed over its layers;
+    the shape chosen on validation (and any shape of build_model's grid) is within 1% of LeNet-5."""
     mlp = CustomMLP()
-    assert count_parameters(mlp) == 785 * 78 + 79 * 10 == 62020
-    assert abs(count_parameters(mlp) - 61706) / 61706 < 0.01
+    linear = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
+    assert count_parameters(mlp) == sum((m.in_features + 1) * m.out_features for m in linear)
+    assert linear[0].in_features == 28 * 28 and linear[-1].out_features == 10
     kinds = {type(m) for m in mlp.modules()} - {CustomMLP, nn.Sequential}
     assert kinds <= {nn.Linear, nn.ReLU, nn.Flatten}
+    shape = load_decision("mlp_shape")
+    for candidate in shape["candidates"]:
+        assert count_parameters(build_model(candidate["name"])) == candidate["parameters"]
+        assert abs(candidate["parameters"] - count_parameters(LeNet5())) / count_parameters(LeNet5()) < 0.01
 
 
 def test_formula_matches_every_layer():
