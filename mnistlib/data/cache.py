@@ -21,9 +21,8 @@ _DTYPES = {key: torch.int64 if key.endswith("labels") else torch.uint8 for key i
 
 
 def content_signature(inputs: list[Path]) -> dict[str, Any]:
-    """What the cache is keyed on: SHA-256 over every byte of the inputs (a folder's files with their relative
-    paths), never mtimes, so a renamed, added or edited file changes the key even after `cp -p` or `rsync -a`.
-    Hashing reads the input once (about 0.05 s per 60 MB here), far less than decoding it again."""
+    """The cache key: SHA-256 over every byte of the inputs (a folder's files with their relative paths), never mtimes,
+    so a renamed, added or edited file changes it even after `cp -p`; far cheaper than decoding again."""
     digest = hashlib.sha256()
     for root in inputs:
         for p in folder_files(root) if root.is_dir() else [root]:  # the files a course folder is read from
@@ -67,17 +66,15 @@ def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Mn
         return build()
     cache_file = data_dir / "cache" / f"{kind}.pt"
     signature = content_signature(inputs)
-    tensors = load_cache(cache_file, signature, verbose)
-    if tensors is not None:
+    if (tensors := load_cache(cache_file, signature, verbose)) is not None:
         if verbose:
             print(f"mnistlib: using cached tensors {cache_file}", file=sys.stderr)
         return MnistArrays(**tensors, source=kind, origin="")
     arrays = build()
-    payload = {"version": CACHE_VERSION, "signature": signature,
-               **{k: getattr(arrays, k).contiguous() for k in TENSOR_KEYS}}
     try:
         with atomic_path(cache_file) as tmp:
-            torch.save(payload, tmp)
+            torch.save({"version": CACHE_VERSION, "signature": signature,
+                        **{k: getattr(arrays, k).contiguous() for k in TENSOR_KEYS}}, tmp)
     except OSError as exc:  # a read-only data folder must not stop training
         warnings.warn(f"mnistlib: could not write cache {cache_file}: {exc}", stacklevel=3)
     return arrays

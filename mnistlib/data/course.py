@@ -21,13 +21,12 @@ _PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
 
 
 def _sort_key(ident: str) -> tuple[int, int, str]:
-    """Numeric ids sort numerically (2 before 10, 00002 and 2 being the same id); anything else after them, as text."""
+    """Numeric ids sort numerically (2 before 10; 00002 is 2), anything else after them as text."""
     return (0, int(ident), "") if ident.isascii() and ident.isdigit() else (1, 0, ident)
 
 
 def _parse_name(name: str, where: str) -> tuple[str, int] | None:
-    """(id, label) from "{id}_{label}.png"; None for what is not a digit image: files that are not PNGs
-    (README, .DS_Store), hidden files and anything in a hidden folder (macOS `._x.png`, `.ipynb_checkpoints/`)."""
+    """(id, label) of "{id}_{label}.png"; None for no digit image: not a PNG, hidden, or in a hidden folder."""
     parts = name.replace("\\", "/").split("/")
     if any(part.startswith(".") and part not in (".", "..") for part in parts) or not name.lower().endswith(".png"):
         return None
@@ -57,8 +56,7 @@ def _decode_png(blob: bytes, where: str) -> np.ndarray:
 
 
 def folder_files(folder: Path) -> list[Path]:
-    """The files under a folder at any depth, sorted; a symbolic link in it is refused, as in a tar (which keeps a
-    link as a link). A hard link is a file like any other, as it is when a tar holding one is extracted."""
+    """The files under a folder at any depth, sorted; a symbolic link is refused, as in a tar (hard links are files)."""
     entries = sorted(folder.rglob("*"))
     if link := next((entry for entry in entries if entry.is_symlink()), None):
         raise DataError(f"{link}: symbolic link in a data folder (copy the file or folder it points to instead)")
@@ -66,8 +64,8 @@ def folder_files(folder: Path) -> list[Path]:
 
 
 class _WholeTarInfo(tarfile.TarInfo):
-    """tarfile takes a missing, cut or garbled header for the end of the archive and quietly stops there; with this,
-    only the zero block that ends every tar does, so an archive cut anywhere is refused, not read in part."""
+    """tarfile takes a cut or garbled header for the end of the archive and quietly stops; with this, an archive cut
+    anywhere is refused, not read in part."""
 
     @classmethod
     def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
@@ -78,8 +76,8 @@ class _WholeTarInfo(tarfile.TarInfo):
 
 
 def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
-    """(display name, (id, label), content) of each digit image in a tar or folder, at any depth (the same rule for
-    both, links included); a tar is read to its end (a .tar.gz to its checksum) or refused."""
+    """(display name, (id, label), content) of each digit image in a tar or folder, at any depth, by the same rules;
+    a tar is read to its end (a .tar.gz to its checksum) or refused."""
     if path.is_dir():
         for file in folder_files(path):
             if parsed := _parse_name(file.relative_to(path).as_posix(), str(file)):
@@ -96,8 +94,7 @@ def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
             while tar.fileobj.read(1 << 20):  # the rest: a compressed archive's checksum is checked at its end
                 pass
     except (tarfile.TarError, OSError, EOFError, zlib.error, KeyError) as exc:
-        detail = " ".join(str(exc).split())  # tarfile.open's message lists each method it tried, a line each
-        raise DataError(f"{path}: not a complete, readable tar archive ({detail})") from exc
+        raise DataError(f"{path}: not a complete, readable tar archive ({' '.join(str(exc).split())})") from exc
 
 
 def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,20 +104,18 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
         raise DataError(f"{path}: no such tar file or folder")
     found: dict[tuple[int, int, str], tuple[str, np.ndarray, int]] = {}  # sort key -> (where, image, label)
     for where, (ident, label), blob in _iter_pngs(path):
-        key = _sort_key(ident)
-        if key in found:
+        if (key := _sort_key(ident)) in found:
             raise DataError(f"{where}: duplicate id {ident!r} (also in {found[key][0]})")
         found[key] = (where, _decode_png(blob, where), label)
     if not found:
         raise DataError(f"{path}: empty {'folder' if path.is_dir() else 'tar archive'}: no {{id}}_{{label}}.png files")
-    ordered = [found[key] for key in sorted(found)]
-    images = np.stack([image for _, image, _ in ordered])
-    return torch.from_numpy(images), torch.tensor([label for *_, label in ordered], dtype=torch.int64)
+    _, images, labels = zip(*(found[key] for key in sorted(found)), strict=True)
+    return torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64)
 
 
 def course_inputs(data_dir: Path, required: bool = False) -> dict[str, Path] | None:
-    """train/test archives in data_dir (train.tar, else train.tar.gz, else a train/ folder; test likewise); None if
-    there is neither (a DataError when `required`); one without the other is a DataError naming what is there."""
+    """train/test archives in data_dir (train.tar, else .tar.gz, else a train/ folder; test likewise); None if there is
+    neither (a DataError when `required`); one without the other is a DataError."""
     found = {split: next((c for c in (data_dir / f"{split}.tar", data_dir / f"{split}.tar.gz", data_dir / split)
                           if c.exists()), None) for split in ("train", "test")}
     if (have := found["train"] or found["test"]) and not (found["train"] and found["test"]):
@@ -139,8 +134,7 @@ def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
 
 
 class MNIST(torch.utils.data.Dataset):
-    """The course template's Dataset: decodes a folder or .tar of "{id}_{label}.png" once, then serves
-    normalised float32 [1,28,28] images and int labels."""
+    """The course template's Dataset: a folder or .tar of "{id}_{label}.png", decoded once, as normalised images."""
 
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.images, self.labels = read_png_archive(data_dir)

