@@ -1,12 +1,8 @@
 """Statistics for comparing training arms, so every verdict in a report is computed, never typed.
 
-An arm's data are, per seed, which test images it classified right. `compare` tests an arm against a baseline twice:
-primarily by a crossed random-effects analysis (new seeds AND a new test set of the same size), and at seed level by
-a paired or Welch t-test on per-seed accuracies (this test set held fixed). Pairing is by design, never by the data:
-runs with the same seed share the validation split, data order and initial weights. The t statistics follow the
-textbook formulae rather than scipy's `ttest_ind` / `ttest_rel` (the tests check they agree): MNIST accuracies are
-multiples of 1/10000, so an arm whose seeds all score the same is realistic, and numpy then reports a variance of
-~1e-32 instead of 0. A constant arm is detected exactly.
+`compare` tests an arm (per seed: which test images it got right) against a baseline for new seeds and a new test
+set (crossed random effects) and for this test set (paired, by design, or Welch t-test on per-seed accuracies). The
+t statistics are the textbook formulae: an arm whose seeds all score the same is realistic, and detected exactly.
 """
 
 from __future__ import annotations
@@ -19,23 +15,20 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, stats
 
-HELPS = "helps"
-HURTS = "hurts"
+HELPS, HURTS, NO_DIFFERENCE, BASELINE = "helps", "hurts", "no effect detected", "baseline"
 HELPS_THIS_TEST_SET = "helps on this test set (not shown for new digits)"
 HURTS_THIS_TEST_SET = "hurts on this test set (not shown for new digits)"
-NO_DIFFERENCE = "no effect detected"
-BASELINE = "baseline"
 VAR_FLOOR = 1e-12  # smallest variance of a difference: an SE of 1e-6, a hundredth of one image in 10,000
 
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean of one arm's per-seed values with a t-distribution confidence interval."""
+    """Mean of one arm's per-seed values with a t confidence interval (nan for one seed: it says nothing of spread)."""
 
     n: int
     mean: float
-    std: float  # sample standard deviation (ddof=1); 0.0 when n == 1
-    ci_low: float  # nan when n == 1: one seed says nothing about spread
+    std: float  # ddof=1; 0.0 when n == 1
+    ci_low: float
     ci_high: float
     confidence: float
 
@@ -47,7 +40,7 @@ class Comparison:
     arm_mean: float
     baseline_mean: float
     difference: float
-    ci_low: float  # confidence interval of the difference (Welch's or paired, matching ``test``)
+    ci_low: float  # of the difference, by ``test``
     ci_high: float
     t: float
     df: float
@@ -59,7 +52,7 @@ class Comparison:
 
 
 def _as_values(values: ArrayLike, name: str = "values") -> np.ndarray:
-    """Validate per-seed results: 1-D, finite (a NaN accuracy means a broken run, not a data point)."""
+    """Per-seed results, validated: 1-D, finite (a NaN accuracy means a broken run, not a data point)."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -71,14 +64,13 @@ def _as_values(values: ArrayLike, name: str = "values") -> np.ndarray:
 
 
 def _check_level(confidence: float, alpha: float | None = None) -> None:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if alpha is not None and not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    for name, level in (("confidence", confidence), ("alpha", alpha)):
+        if level is not None and not 0.0 < level < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {level}")
 
 
 def _mean_var(arr: np.ndarray) -> tuple[float, float]:
-    """Mean and sample variance, exact (value, 0.0) for a constant array; see the module docstring."""
+    """Mean and sample variance, exactly (value, 0.0) for a constant array."""
     if np.all(arr == arr[0]):
         return float(arr[0]), 0.0
     return float(np.mean(arr)), float(np.var(arr, ddof=1))
@@ -86,19 +78,16 @@ def _mean_var(arr: np.ndarray) -> tuple[float, float]:
 
 def verdict(p_value: float, difference: float, alpha: float = 0.05) -> str:
     """The one verdict rule: a direction counts only when the (adjusted) p rejects equality at level alpha."""
-    if p_value < alpha and difference > 0:
-        return HELPS
-    if p_value < alpha and difference < 0:
-        return HURTS
-    return NO_DIFFERENCE
+    if not p_value < alpha:
+        return NO_DIFFERENCE
+    return HELPS if difference > 0 else HURTS if difference < 0 else NO_DIFFERENCE
 
 
 def summarize(values: ArrayLike, confidence: float = 0.95) -> Summary:
     """Mean ± t_{(1+c)/2, n-1} · s/√n: small seed counts need the t quantile, not the normal one."""
     _check_level(confidence)
     arr = _as_values(values)
-    n = int(arr.size)
-    mean, var = _mean_var(arr)
+    n, (mean, var) = int(arr.size), _mean_var(arr)
     if n == 1:
         return Summary(n=1, mean=mean, std=0.0, ci_low=math.nan, ci_high=math.nan, confidence=confidence)
     std = math.sqrt(var)
@@ -107,42 +96,19 @@ def summarize(values: ArrayLike, confidence: float = 0.95) -> Summary:
 
 
 def welch_test(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, confidence: float = 0.95) -> Comparison:
-    """Two-sided Welch's t-test (as ``scipy.stats.ttest_ind(equal_var=False)``): arms may differ in spread.
-
-    df is Welch–Satterthwaite.  Both arms need at least 2 values (a variance is needed from each).
-    Degenerate case, both arms constant: the difference is known exactly, so p = 1 if the means are
-    equal and p = 0 otherwise; t is 0 or ±inf, df is nan (0/0) and the interval collapses to the
-    difference.  If only one arm is constant the ordinary formulae apply with its variance 0.
-    """
-    _check_level(confidence, alpha)
-    a = _as_values(arm, "arm")
-    b = _as_values(baseline, "baseline")
-    if a.size < 2 or b.size < 2:
-        sizes = f"arm has {a.size}, baseline {b.size}"
-        raise ValueError(f"Welch's t-test needs at least 2 values per arm: {sizes}")
-    return _t_comparison(a, b, False, alpha, confidence)
+    """Two-sided Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``): arms may differ in spread. Both arms
+    constant: the difference is exact (p 1 or 0, t 0 or ±inf, df nan, the interval collapsed)."""
+    return _t_comparison(arm, baseline, False, alpha, confidence)
 
 
 def paired_test(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, confidence: float = 0.95) -> Comparison:
-    """Paired t-test over seeds (a one-sample t-test of arm[i] - baseline[i]): seed i must match in both.
-
-    Pairing removes seed-to-seed variation shared by both arms (same init, same data order), so it is
-    more sensitive than Welch's when the seeds really are shared.  Degenerate case, all differences
-    equal: p = 1 if they are 0, else p = 0, with t 0 or ±inf and the interval collapsed to the difference.
-    """
-    _check_level(confidence, alpha)
-    a = _as_values(arm, "arm")
-    b = _as_values(baseline, "baseline")
-    if a.size != b.size:
-        raise ValueError(f"paired test needs the same seeds in each arm: arm has {a.size}, baseline {b.size}")
-    if a.size < 2:
-        raise ValueError(f"paired test needs at least 2 seeds, got {a.size}")
-    return _t_comparison(a, b, True, alpha, confidence)
+    """Paired t-test over seeds (of arm[i] - baseline[i]): removes the variation both arms share through seed i, so
+    more sensitive than Welch's. All differences equal: p 1 or 0, t 0 or ±inf, the interval collapsed."""
+    return _t_comparison(arm, baseline, True, alpha, confidence)
 
 
 def _difference(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, float, float]:
-    """The difference of means, its squared standard error and its degrees of freedom: of the per-seed differences
-    when paired, else Welch–Satterthwaite's (nan when both arms are constant)."""
+    """Difference of means, its squared standard error and df (paired: of the per-seed differences; else Welch's)."""
     if paired:
         diff, var = _mean_var(a - b)
         return diff, var / a.size, float(a.size - 1)
@@ -153,9 +119,15 @@ def _difference(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, floa
     return mean_a - mean_b, se2, df
 
 
-def _t_comparison(a: np.ndarray, b: np.ndarray, paired: bool, alpha: float, confidence: float) -> Comparison:
-    """t, two-sided p and the CI of the difference; a standard error of 0 collapses the interval
-    (p = 1 if the difference is 0, else p = 0, t 0 or ±inf)."""
+def _t_comparison(arm: ArrayLike, baseline: ArrayLike, paired: bool, alpha: float, confidence: float) -> Comparison:
+    """t, two-sided p and the CI of the difference; a standard error of 0 collapses the interval."""
+    _check_level(confidence, alpha)
+    a, b = _as_values(arm, "arm"), _as_values(baseline, "baseline")
+    if paired and a.size != b.size:
+        raise ValueError(f"paired test needs the same seeds in each arm: arm has {a.size}, baseline {b.size}")
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"paired test needs at least 2 seeds, got {a.size}" if paired else
+                         f"Welch's t-test needs at least 2 values per arm: arm has {a.size}, baseline {b.size}")
     diff, se2, df = _difference(a, b, paired)
     if se2 == 0.0:
         t = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
@@ -172,17 +144,11 @@ def _t_comparison(a: np.ndarray, b: np.ndarray, paired: bool, alpha: float, conf
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjustment: p-values that keep the chance of any false "helps" among all arms at alpha.
-
-    Testing seven arms against one baseline at 0.05 each gives roughly a 30% chance of at least one spurious
-    verdict; the adjusted values answer "which verdicts survive if we account for that". Order is kept; nan stays.
-    """
-    indexed = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
-    m = len(indexed)
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(sorted(indexed)):
-        running = max(running, min(1.0, (m - rank) * p))
+    """Holm's step-down adjustment: the chance of any false "helps" among all arms stays alpha; order kept, nan kept."""
+    ordered = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted, running = [math.nan] * len(p_values), 0.0
+    for rank, (p, i) in enumerate(ordered):
+        running = max(running, min(1.0, (len(ordered) - rank) * p))
         adjusted[i] = running
     return adjusted
 
@@ -199,23 +165,16 @@ def _two_way(x: np.ndarray) -> tuple[np.ndarray, float, float]:
 def crossed_difference(arm: np.ndarray, baseline: np.ndarray, paired: bool) -> tuple[float, float, float]:
     """mean(arm) - mean(baseline), its variance for new seeds and a new test set of this size, and Satterthwaite's df.
 
-    Crossed random effects D = mu + seed + image + residual, estimated by ANOVA mean squares (unlike bootstrapping
-    seeds and images, which counts the residual two or three times; Owen 2007). Inputs are seeds x images tables.
-    Paired (same seeds, rows matched), D = arm - baseline: Var = (MS_seed + MS_image - MS_res) / (S N).
-    Unpaired (disjoint seeds, shared images; seed effects separate, the shared image effect cancels): with d_i the
-    difference of the arms' image means, Var = var_i(d_i) / N + sum over arms of (MS_seed - MS_res) / (S_arm N).
-    The variance is clipped at VAR_FLOOR; df is inf when the difference is known exactly (every mean square 0).
-    """
-    n = arm.shape[1]
+    Crossed random effects (seed, image, residual) by ANOVA mean squares, not a bootstrap (Owen 2007). Paired:
+    Var = (MS_seed + MS_image - MS_res) / (S N) of arm - baseline. Unpaired, the shared image effect cancels:
+    Var = var_i(d_i) / N + sum over arms of (MS_seed - MS_res) / (S_arm N), d_i the difference of image means."""
+    (sa, n), sb = arm.shape, baseline.shape[0]
     if paired:
         image_means, ms_seed, ms_res = _two_way(arm - baseline)
-        s = arm.shape[0]
-        ms_image = s * float(np.var(image_means, ddof=1))
-        terms = [(1 / (s * n), ms_seed, s - 1), (1 / (s * n), ms_image, n - 1),
-                 (-1 / (s * n), ms_res, (s - 1) * (n - 1))]
+        terms = [(1 / (sa * n), ms_seed, sa - 1), (1 / (sa * n), sa * float(np.var(image_means, ddof=1)), n - 1),
+                 (-1 / (sa * n), ms_res, (sa - 1) * (n - 1))]
     else:
         (means_a, seed_a, res_a), (means_b, seed_b, res_b) = _two_way(arm), _two_way(baseline)
-        (sa, sb) = arm.shape[0], baseline.shape[0]
         terms = [(1 / (sa * n), seed_a, sa - 1), (-1 / (sa * n), res_a, (sa - 1) * (n - 1)),
                  (1 / (sb * n), seed_b, sb - 1), (-1 / (sb * n), res_b, (sb - 1) * (n - 1)),
                  (1 / n, float(np.var(means_a - means_b, ddof=1)), n - 1)]
@@ -234,12 +193,8 @@ def _correctness(runs: Mapping[int, np.ndarray], seeds: Sequence[int], name: str
 
 
 def compare(arm: Mapping[int, np.ndarray], baseline: Mapping[int, np.ndarray], confidence: float = 0.95) -> dict:
-    """Compare an arm with the baseline, each a mapping seed -> per-test-image correctness (same images, same order).
-
-    The design follows the seeds, never the values: paired on the seeds both share (at least 2), Welch's when they
-    share none; one shared seed is an error (a mixed design). ``p_value`` and ``ci_*`` are the crossed analysis
-    (`crossed_difference`); ``seed_*`` the t-test on per-seed accuracies. `adjust_family` then adds the verdict.
-    """
+    """An arm against the baseline, each seed -> per-test-image correctness: paired on the seeds both share (>= 2),
+    Welch's when none. ``p_value``/``ci_*``: `crossed_difference`; ``seed_*``: the t-test on per-seed accuracies."""
     _check_level(confidence)
     shared = sorted(set(arm) & set(baseline))
     if len(shared) == 1:
@@ -263,12 +218,10 @@ def compare(arm: Mapping[int, np.ndarray], baseline: Mapping[int, np.ndarray], c
 
 
 def adjust_family(rows: list[dict], alpha: float = 0.05) -> list[dict]:
-    """Holm-adjust ``p_value`` and ``seed_p_value`` over the rows as one family and give each row its verdict: the one
-    place a verdict is made. The crossed p decides "helps"/"hurts"; when only the seed-level p survives, the effect
-    holds for this test set alone. ``family`` is the number of comparisons (1: nothing was adjusted). A row without
-    a p (the baseline) is "baseline"."""
-    adjusted = holm_adjust([row.get("p_value", math.nan) for row in rows])
-    seed_adjusted = holm_adjust([row.get("seed_p_value", math.nan) for row in rows])
+    """Holm-adjust ``p_value`` and ``seed_p_value`` over the rows (``family``: how many) and give each its verdict, the
+    one place verdicts are made: the crossed p decides; if only the seed-level p survives, it holds for this test set
+    alone. A row without a p is the baseline."""
+    adjusted, seed_adjusted = (holm_adjust([row.get(k, math.nan) for row in rows]) for k in ("p_value", "seed_p_value"))
     family = sum(not math.isnan(p) for p in adjusted)
     this_set = {HELPS: HELPS_THIS_TEST_SET, HURTS: HURTS_THIS_TEST_SET, NO_DIFFERENCE: NO_DIFFERENCE}
     for row, p, seed_p in zip(rows, adjusted, seed_adjusted, strict=True):
@@ -281,37 +234,29 @@ def adjust_family(rows: list[dict], alpha: float = 0.05) -> list[dict]:
 
 
 def detectable_effect(sd: float, n: int, alpha: float, power: float = 0.8, paired: bool = True) -> float:
-    """The true difference a two-sided t-test at level `alpha` detects with probability `power` (noncentral t).
-
-    For planning, so `sd` is fixed before the results: paired, the SD of per-seed differences (n pairs); unpaired,
-    the SD of each arm (n seeds per arm, df 2n - 2). Callers pass alpha already divided for Holm's strictest level.
-    """
+    """The true difference a two-sided t-test at `alpha` detects with probability `power` (noncentral t), for planning:
+    `sd` of per-seed differences (paired, n pairs) or of each arm (unpaired, n seeds each)."""
     if not (n >= 2 and sd >= 0 and 0 < alpha < power < 1):
         raise ValueError(f"need n >= 2, sd >= 0 and 0 < alpha < power < 1, got n={n}, sd={sd}, {alpha=}, {power=}")
     df, se = (n - 1, sd / math.sqrt(n)) if paired else (2 * n - 2, sd * math.sqrt(2 / n))
     crit = float(stats.t.ppf(1 - alpha / 2, df))
-
-    def shortfall(ncp: float) -> float:
-        return float(stats.nct.sf(crit, df, ncp) + stats.nct.sf(crit, df, -ncp)) - power  # both tails
-
-    return se * float(optimize.brentq(shortfall, 0.0, 10 * (crit + 1), xtol=1e-10))
+    ncp = optimize.brentq(lambda ncp: float(stats.nct.sf(crit, df, ncp) + stats.nct.sf(crit, df, -ncp)) - power,
+                          0.0, 10 * (crit + 1), xtol=1e-10)  # the noncentrality of that power (both tails)
+    return se * float(ncp)
 
 
 def best_by_validation(candidates: Mapping[str, Sequence[float]]) -> str:
     """The candidate with the highest mean validation accuracy (exact ties: the first). A missing or non-finite value
-    is an error naming the candidate, not a score: max() would let a NaN win or lose by its position."""
-    best: str | None = None
-    best_mean = -math.inf
+    is an error naming the candidate: max() would let a NaN win or lose by its position."""
+    means = {}
     for name, values in candidates.items():
         vals = list(values)
         if not vals or any(v is None or not math.isfinite(v) for v in vals):
             raise ValueError(f"candidate {name!r} has no or missing/non-finite validation accuracies: {vals}")
-        mean = math.fsum(vals) / len(vals)  # fsum: the same values in another order tie exactly
-        if best is None or mean > best_mean:
-            best, best_mean = name, mean
-    if best is None:
+        means[name] = math.fsum(vals) / len(vals)  # fsum: the same values in another order tie exactly
+    if not means:
         raise ValueError("no candidates to choose from")
-    return best
+    return max(means, key=means.__getitem__)
 
 
 def format_pct(x: float, digits: int = 2) -> str:
@@ -322,5 +267,4 @@ def format_pct(x: float, digits: int = 2) -> str:
 def format_mean_std(values: ArrayLike, digits: int = 2) -> str:
     """Accuracies as "99.10% ± 0.14" (points; the spread is left out for a single value)."""
     s = summarize(values)
-    spread = f" ± {100 * s.std:.{digits}f}" if s.n > 1 else ""
-    return f"{format_pct(s.mean, digits)}{spread}"
+    return format_pct(s.mean, digits) + (f" ± {100 * s.std:.{digits}f}" if s.n > 1 else "")
