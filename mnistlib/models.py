@@ -1,5 +1,4 @@
-"""The two models of the assignment (LeNet-5 with optional batch norm and dropout), LeNet-5 with the 1998 partial C3,
-and parameter and multiply-accumulate accounting computed from the modules."""
+"""LeNet-5 (optionally with batch norm and dropout, or the 1998 partial C3) and the MLP; parameters and MACs counted."""
 
 from __future__ import annotations
 
@@ -14,18 +13,14 @@ from torch import nn
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 as the course template draws it: 61,706 parameters, max pooling 2x2, ReLU, logits out.
-
-    C1 pads by 2 so a 28x28 digit becomes the paper's 32x32 input; C3 reads all six S2 maps. `batch_norm` and
-    `dropout` are off by default, which is the template model.
-    """
+    """LeNet-5 as the course template draws it: 61,706 parameters, 2x2 max pooling, ReLU, logits out; C1 pads 28x28 to
+    the paper's 32x32, C3 reads all six S2 maps. Optional layers are None when off (the template's layers exactly)."""
 
     def __init__(self, batch_norm: bool = False, dropout: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.batch_norm = batch_norm  # read by the web demo's exporter
-        # Optional layers are None when off, so the template model shows exactly the template's layers.
         self.c1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
         self.bn1 = nn.BatchNorm2d(6) if batch_norm else None
         self.s2 = nn.MaxPool2d(2)
@@ -54,20 +49,14 @@ def _optional(layer: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
 
 # LeCun et al. 1998, Table I: which of S2's 6 maps each of C3's 16 maps reads. Maps 0-5 read 3 neighbouring maps,
 # 6-11 read 4 neighbouring maps, 12-14 read 4 non-neighbouring ones, 15 reads all six: 60 of the 96 pairs.
-C3_TABLE_1998: tuple[tuple[int, ...], ...] = (
-    *(tuple((j + k) % 6 for k in range(3)) for j in range(6)),
-    *(tuple((j + k) % 6 for k in range(4)) for j in range(6)),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
-    (0, 1, 2, 3, 4, 5),
-)
+C3_TABLE_1998: tuple[tuple[int, ...], ...] = (*(tuple((j + k) % 6 for k in range(3)) for j in range(6)),
+                                               *(tuple((j + k) % 6 for k in range(4)) for j in range(6)),
+                                               (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5), (0, 1, 2, 3, 4, 5))
 
 
 class PartialConv2d(nn.Module):
-    """A convolution in which output map j sees only the input maps `table[j]`; only those kernels exist.
-
-    Weights are stored per connection (60 x 5 x 5 for LeNet-5's C3), so `numel` counts exactly the 1998 paper's
-    parameters; the forward pass scatters them into a full kernel of zeros.
-    """
+    """A convolution whose output map j sees only the input maps `table[j]`: weights per connection (60 x 5 x 5 for C3),
+    so `numel` counts the paper's parameters; forward scatters them into a full kernel of zeros."""
 
     def __init__(self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel_size: int) -> None:
         super().__init__()
@@ -96,14 +85,8 @@ class LeNet5Original(LeNet5):
 
 
 class CustomMLP(nn.Module):
-    """A multilayer perceptron of 62,020 parameters (LeNet-5 has 61,706: 0.51% more): 784 -> 78 -> 10, ReLU.
-
-    Why this shape: a first-layer unit costs 785 parameters, so the budget allows about 78 of them. Of nine shapes
-    within 1% of LeNet-5's count (one to three hidden layers, template settings, 10 epochs, 3 seeds), one hidden
-    layer of 78 scored best on the 5,000 validation images (97.60% mean; the test set never scored), ahead of 70-80
-    (97.52%) and 75-33 (97.49%). scripts/tune_on_validation.py made the choice; results/tuning/mlp_shape.json and
-    notebook 2 show the grid.
-    """
+    """A multilayer perceptron of 62,020 parameters (LeNet-5: 61,706), 784 -> 78 -> 10, ReLU: of nine shapes within 1%
+    of LeNet-5's count, the best on validation images (scripts/tune_on_validation.py; notebook 2 shows the grid)."""
 
     def __init__(self, hidden: tuple[int, ...] = (78,)) -> None:
         super().__init__()
@@ -126,10 +109,8 @@ def build_model(name: str, batch_norm: bool = False, dropout: float = 0.0) -> nn
         return LeNet5(batch_norm=batch_norm, dropout=dropout)
     if batch_norm or dropout:
         raise ValueError(f"batch norm and dropout apply to lenet5 only, not to {name!r}")
-    if name == "lenet5_1998":
-        return LeNet5Original()
-    if name == "mlp":
-        return CustomMLP()
+    if constructor := {"lenet5_1998": LeNet5Original, "mlp": CustomMLP}.get(name):
+        return constructor()
     if name.startswith("mlp-"):
         with contextlib.suppress(ValueError):  # a width that is not a number
             hidden = tuple(int(width) for width in name.split("-")[1:])
@@ -155,22 +136,20 @@ class LayerParameters:
 
 
 def _layer_formula(module: nn.Module) -> tuple[str, str, int]:
+    """(shape, formula, count) of one layer, from its sizes."""
     if isinstance(module, nn.Conv2d):
-        k_h, k_w = module.kernel_size
-        per_map = module.in_channels // module.groups * k_h * k_w
-        bias = module.out_channels if module.bias is not None else 0
-        formula = f"{module.out_channels} x ({module.in_channels}x{k_h}x{k_w}) + {bias}"
-        shape = f"{module.in_channels}->{module.out_channels}, {k_h}x{k_w}"
-        return shape, formula, module.out_channels * per_map + bias
+        (k_h, k_w), n_in, n_out = module.kernel_size, module.in_channels, module.out_channels
+        bias = n_out if module.bias is not None else 0
+        return (f"{n_in}->{n_out}, {k_h}x{k_w}", f"{n_out} x ({n_in}x{k_h}x{k_w}) + {bias}",
+                n_out * (n_in // module.groups * k_h * k_w) + bias)
     if isinstance(module, nn.Linear):
         bias = module.out_features if module.bias is not None else 0
         formula = f"{module.out_features} x {module.in_features} + {bias}"
         return f"{module.in_features}->{module.out_features}", formula, module.out_features * module.in_features + bias
     if isinstance(module, PartialConv2d):
-        k, connections = module.kernel_size, len(module.weight)
-        formula = f"{connections} connections x ({k}x{k}) + {module.out_channels}"
-        shape = f"{module.in_channels}->{module.out_channels}, {k}x{k}, partial"
-        return shape, formula, connections * k * k + module.out_channels
+        k, links, n_out = module.kernel_size, len(module.weight), module.out_channels
+        return (f"{module.in_channels}->{n_out}, {k}x{k}, partial", f"{links} connections x ({k}x{k}) + {n_out}",
+                links * k * k + n_out)
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
         n = module.num_features
         return f"{n} features", f"2 x {n} (scale, shift)", 2 * n if module.affine else 0
@@ -181,22 +160,17 @@ def parameter_table(model: nn.Module) -> list[LayerParameters]:
     """Per-layer formula and count for every module that owns parameters; each formula is checked against numel."""
     rows = []
     for name, module in model.named_modules():
-        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
-        if not own:
-            continue
-        shape, formula, count = _layer_formula(module)
-        actual = sum(p.numel() for p in own)
-        if count != actual:
-            raise AssertionError(f"formula for {name} gives {count} but the module has {actual} parameters")
-        rows.append(LayerParameters(name, type(module).__name__, shape, formula, count))
+        if own := [p for p in module.parameters(recurse=False) if p.requires_grad]:
+            shape, formula, count = _layer_formula(module)
+            if count != (actual := sum(p.numel() for p in own)):
+                raise AssertionError(f"formula for {name} gives {count} but the module has {actual} parameters")
+            rows.append(LayerParameters(name, type(module).__name__, shape, formula, count))
     return rows
 
 
 def multiply_accumulates(model: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> int:
-    """Multiply-accumulates of one forward pass for one image, as torch's FlopCounterMode counts them (half its
-    FLOPs: convolutions and matrix products; pooling, ReLU and batch norm are not counted)."""
+    """Multiply-accumulates of a forward pass for one image: half of FlopCounterMode's FLOPs (convolutions, matmuls)."""
     from torch.utils.flop_counter import FlopCounterMode
-
     with _eval_mode(model), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
     return counter.get_total_flops() // 2
@@ -205,11 +179,8 @@ def multiply_accumulates(model: nn.Module, input_shape: tuple[int, ...] = (1, 28
 def summary_text(model: nn.Module, input_size: tuple[int, int, int] = (1, 28, 28)) -> str:
     """torchsummary's layer table as text (torchsummary prints; we capture it so notebooks can show it)."""
     from torchsummary import summary
-
-    buffer = io.StringIO()
-    device = next(model.parameters()).device
-    with _eval_mode(model), contextlib.redirect_stdout(buffer):
-        summary(model, input_size, device="cuda" if device.type == "cuda" else "cpu")
+    with _eval_mode(model), contextlib.redirect_stdout(buffer := io.StringIO()):
+        summary(model, input_size, device="cuda" if next(model.parameters()).device.type == "cuda" else "cpu")
     return buffer.getvalue()
 
 
