@@ -26,8 +26,7 @@ class TrainingDiverged(RuntimeError):
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """The device asked for, checked to exist on this machine (ValueError if not); None or "auto": the best present,
-    cuda, then mps, then cpu."""
+    """The device asked for, checked to exist here (ValueError if not); None or "auto": cuda, else mps, else cpu."""
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
@@ -35,14 +34,12 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
         chosen = torch.device(device)
     except (RuntimeError, ValueError):
         raise ValueError(f"{device!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{device}: CUDA is not available on this machine (use cpu or auto)")
-    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
-        raise ValueError(f"{device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if chosen.type == "mps" and not mps:
-        raise ValueError(f"{device}: MPS is not available on this machine (use cpu or auto)")
     if chosen.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{device}: not supported; use auto, cpu, cuda, cuda:N or mps")
+    if chosen.type != "cpu" and not (torch.cuda.is_available() if chosen.type == "cuda" else mps):
+        raise ValueError(f"{device}: {chosen.type.upper()} is not available on this machine (use cpu or auto)")
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ValueError(f"{device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return chosen
 
 
@@ -54,18 +51,14 @@ def seed_everything(seed: int) -> None:
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
-    # Each epoch reseeds from (seed, epoch) alone, so a resumed run draws the same dropout masks as an
-    # uninterrupted one without saving RNG states.
+    # From (seed, epoch) alone: a resumed run draws the same dropout masks without saving RNG states.
     return (seed * 1_000_003 + epoch * 7_919) % 2**63
 
 
 def train(model: nn.Module, trn_loader: Iterable, device: torch.device | str, criterion: nn.Module,
           optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
           ) -> tuple[float, float]:
-    """One epoch of training; returns (mean loss over samples, accuracy as a fraction, not a percentage).
-
-    `scheduler`, if given, steps after every batch (the study's cosine decay); the template passes none.
-    """
+    """One epoch of training: (mean loss over samples, accuracy as a fraction); `scheduler` steps after every batch."""
     model.train()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -79,8 +72,7 @@ def train(model: nn.Module, trn_loader: Iterable, device: torch.device | str, cr
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        # criterion averages over the batch: weight by batch size so the epoch loss is a mean over samples,
-        # also when the last batch is smaller.
+        # weighted by batch size: the epoch loss is a mean over samples, also with a smaller last batch
         total_loss += loss.detach() * labels.numel()
         correct += (logits.detach().argmax(1) == labels).sum()
         seen += labels.numel()
@@ -95,7 +87,7 @@ def train(model: nn.Module, trn_loader: Iterable, device: torch.device | str, cr
 
 def test(model: nn.Module, tst_loader: Iterable, device: torch.device | str, criterion: nn.Module
          ) -> tuple[float, float]:
-    """Evaluate without gradients; returns (mean loss over samples, accuracy as a fraction)."""
+    """Evaluate without gradients: (mean loss over samples, accuracy as a fraction)."""
     model.eval()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -157,23 +149,16 @@ def _use_bar(progress: str) -> bool:
 
 def format_epoch(record: dict[str, float], epochs: int) -> str:
     """One line per epoch, readable in a terminal and in an exported notebook."""
-    line = f"epoch {int(record['epoch']):>3}/{epochs}"
-    line += f"  train loss {record['train_loss']:.4f} acc {record['train_acc']:.2%}"
-    if "val_acc" in record:
-        line += f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:.2%}"
-    if "test_acc" in record:
-        line += f"  test loss {record['test_loss']:.4f} acc {record['test_acc']:.2%}"
-    return line + f"  {record['seconds']:.1f}s  lr {record['lr']:.4g}"
+    splits = "".join(f"  {split} loss {record[f'{split}_loss']:.4f} acc {record[f'{split}_acc']:.2%}"
+                     for split in ("train", "val", "test") if split == "train" or f"{split}_acc" in record)
+    return f"epoch {int(record['epoch']):>3}/{epochs}{splits}  {record['seconds']:.1f}s  lr {record['lr']:.4g}"
 
 
 EVAL_BATCH = 1000  # evaluation needs no gradients: large batches, fewer kernel launches
 
 
 def prepare_model(model: nn.Module, device: torch.device | str) -> nn.Module:
-    """Move `model` to `device`; convolutional models go to channels-last layout, as `fit` trains them.
-
-    Channels-last: measured 1.8x faster per LeNet-5 epoch on a 2-core CPU (benchmarks/profile_epoch.py).
-    """
+    """`model` on `device`, convolutional ones channels-last (LeNet-5: 1.8x faster, benchmarks/profile_epoch.py)."""
     model.to(device)
     if any(p.ndim == 4 for p in model.parameters()):
         model.to(memory_format=torch.channels_last)
@@ -183,14 +168,9 @@ def prepare_model(model: nn.Module, device: torch.device | str) -> nn.Module:
 def fit(model: nn.Module, data: MnistArrays, settings: TrainSettings | None = None, *, seed: int = 0,
         device: str | torch.device | None = None, checkpoint: str | Path | None = None, progress: str = "auto",
         log: Callable[[str], None] | None = print, score_test: bool = True) -> list[dict[str, float]]:
-    """Train `model` on `data` and return its history: one record per epoch (losses, accuracies, seconds, lr).
-
-    The data stay on the device as uint8 tensors and are normalised (and augmented, if asked) per batch there.
-    With `checkpoint`, the state after every epoch is saved atomically; calling `fit` again with the same
-    path resumes after the last finished epoch and ends with the history an uninterrupted run would have had.
-    `progress` is "auto" (a bar in a terminal, one line per epoch elsewhere), "bar", "epoch" or "none".
-    `score_test=False` never touches the test set (for choices made on the validation split).
-    """
+    """Train `model` on `data`; its history, one record per epoch (losses, accuracies, seconds, lr). With `checkpoint`,
+    each epoch is saved and a second call resumes to the history an uninterrupted run has. `progress`: "auto" (a bar
+    in a terminal, else a line per epoch), "bar", "epoch" or "none". `score_test=False` never touches the test set."""
     settings = settings or TrainSettings()
     device = select_device(device)
     prepare_model(model, device)
@@ -209,14 +189,12 @@ def fit(model: nn.Module, data: MnistArrays, settings: TrainSettings | None = No
     train_criterion = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
     eval_criterion = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
-
     checkpoint = Path(checkpoint) if checkpoint else None
     signature = {"settings": settings.to_dict(), "seed": seed, "data": data.identity(), "model": repr(model)}
     if checkpoint is not None:
         history = load_checkpoint(checkpoint, signature, model, optimizer, scheduler, device)
         if log and history:
             log(f"resuming from {checkpoint} after epoch {len(history)}")
-
     for epoch in range(len(history) + 1, settings.epochs + 1):
         torch.manual_seed(_epoch_seed(seed, epoch))
         train_batches.set_epoch(epoch)
