@@ -62,6 +62,11 @@ def probe_run(model: nn.Module, data: MnistArrays) -> dict[str, list[float]]:
     return {"shift": by_shift, "angle": by_angle}
 
 
+def probe_key(run: dict[str, Any]) -> str:
+    """A run's id and the code it ran: a run retrained after a code change keeps its id but not its weights."""
+    return f"{run['id']}@{hashlib.sha256(json.dumps(run['code'], sort_keys=True).encode()).hexdigest()[:8]}"
+
+
 def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
                results_dir: str | Path | None = None) -> dict[str, Any]:
     """Per model name, a seeds x points array of accuracies under each shift and each rotation (probed once, cached)."""
@@ -71,14 +76,15 @@ def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
     cache = read_json(cache_path) if cache_path.exists() else {}
     if cache.get("probe") != key:
         cache = {"probe": key, "definition": PROBE_VERSION, "runs": {}}
-    missing = {run["id"]: run for model_runs in runs.values() for run in model_runs if run["id"] not in cache["runs"]}
-    for run_id, run in missing.items():
-        cache["runs"][run_id] = probe_run(load_weights(run, results_dir), data)
+    missing = {probe_key(run): run for model_runs in runs.values() for run in model_runs
+               if probe_key(run) not in cache["runs"]}
+    for key, run in missing.items():
+        cache["runs"][key] = probe_run(load_weights(run, results_dir), data)
     if missing:
         write_json(cache_path, cache)
     curves: dict[str, Any] = {"shifts": list(SHIFTS), "angles": list(ANGLES)}
     for name, model_runs in runs.items():
-        curves[name] = {axis: np.array([cache["runs"][r["id"]][axis] for r in model_runs])
+        curves[name] = {axis: np.array([cache["runs"][probe_key(r)][axis] for r in model_runs])
                         for axis in ("shift", "angle")}
     return curves
 

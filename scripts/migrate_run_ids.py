@@ -20,6 +20,7 @@ from mnistlib import paths
 from mnistlib.data import load_mnist
 from mnistlib.experiments import RunSpec, code_of, run_id, weights_path
 from mnistlib.io import read_json, write_json
+from mnistlib.probes import probe_key
 
 
 def legacy_id(spec: RunSpec, seed: int, n_train: int, n_test: int) -> str:
@@ -38,7 +39,7 @@ def main() -> int:
     check = read_json(paths.RESULTS_DIR / "reproduction.json")
     if not all(c["history_identical"] and c["predictions_identical"] for c in check["runs"]):
         sys.exit("results/reproduction.json: not every check reproduced; nothing migrated")
-    moved = 0
+    moved, renamed = 0, {}
     for folder in (paths.RESULTS_DIR, paths.RESULTS_DIR / "tuning" / "runs"):
         for path in sorted(folder.glob("*.json")):
             result = read_json(path)
@@ -54,7 +55,13 @@ def main() -> int:
             if old_weights.exists():
                 old_weights.rename(weights_path(new, folder))
             path.unlink()
+            renamed[path.stem] = probe_key(result)
             moved += 1
+    probes = paths.RESULTS_DIR / "why_cnn" / "robustness.json"  # notebook 6's probes, cached by run
+    if probes.exists():
+        cache = read_json(probes)
+        cache["runs"] = {renamed.get(key, key): value for key, value in cache["runs"].items()}
+        write_json(probes, cache)
     print(f"{moved} runs migrated")
     return 0
 

