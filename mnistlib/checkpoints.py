@@ -1,11 +1,6 @@
-"""Checkpoints of interrupted runs: saved atomically after every epoch, read back without running any code.
-
-A checkpoint is one `.pt` file holding only tensors and plain numbers (model, optimizer and scheduler state),
-read with `torch.load(weights_only=True)`, which refuses a pickle that would run code. What is not a tensor
-(which run it belongs to, the history so far) is stored as one JSON string inside the same file, so the two
-can never disagree. A checkpoint that cannot be read is set aside (renamed `<name>.unreadable-<time>`, kept
-for inspection) and the run starts over; one that belongs to another run is refused.
-"""
+"""Checkpoints of interrupted runs: one `.pt` file of tensors and plain numbers per run, saved atomically after every
+epoch, read with `weights_only=True` (no code runs); the run's signature and history are a JSON string inside it. An
+unreadable checkpoint is set aside (`<name>.unreadable-<time>`) and the run starts over; another run's is refused."""
 
 from __future__ import annotations
 
@@ -27,52 +22,29 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is readable but cannot be used for this run; the message names the file."""
 
 
-def _plain(obj: Any) -> Any:
-    """`obj` as it reads back from JSON (tuples become lists), so signatures compare across formats."""
-    return json.loads(json.dumps(obj))
-
-
 def save_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler | None, epochs: list[dict[str, float]]) -> None:
     """Write the state after the last finished epoch atomically: a kill mid-write keeps the previous one."""
-    state = {"format": FORMAT, "meta": json.dumps({"signature": signature, "history": epochs}),
-             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict() if scheduler is not None else None}
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def _set_aside(path: Path, why: str) -> None:
-    kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        path.rename(kept)
-        where = f"set aside as {kept.name}"
-    except OSError as exc:
-        path.unlink(missing_ok=True)
-        where = f"removed (could not rename it: {exc.strerror})"
-    print(f"mnistlib: checkpoint {path} is unreadable ({why}); {where}; starting the run over", file=sys.stderr)
+        torch.save({"format": FORMAT, "meta": json.dumps({"signature": signature, "history": epochs}),
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None}, tmp)
 
 
 def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-                    device: torch.device | str) -> list[dict[str, float]]:
-    """Restore model, optimizer and scheduler from `path` and return the finished epochs' records.
-
-    No file: []. An unreadable file (truncated, not a checkpoint, or a pickle that would run code): set aside
-    with a message, []. A checkpoint of another run (settings, seed, data or model differ): CheckpointError.
-    """
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None, device: torch.device | str
+                    ) -> list[dict[str, float]]:
+    """Restore model, optimizer and scheduler from `path`; the finished epochs' records ([] with no file, or with an
+    unreadable one, set aside). A checkpoint of another run (settings, seed, data or model differ): CheckpointError."""
     if not path.exists():
         return []
     try:
         state = torch.load(path, map_location=device, weights_only=True)
         if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
             raise ValueError("not a mnistlib checkpoint")
-        if "meta" in state:
-            meta = json.loads(state["meta"])
-        else:  # format 1 (plain data throughout, so weights_only reads it)
-            meta = {"signature": state["signature"], "history": state["history"]["epochs"]}
-        epochs = meta["history"]
-        if not isinstance(epochs, list):
+        meta = (json.loads(state["meta"]) if "meta" in state  # else format 1, plain data that weights_only reads
+                else {"signature": state["signature"], "history": state["history"]["epochs"]})
+        if not isinstance(epochs := meta["history"], list):
             raise ValueError("history is not a list")
     except Exception as exc:  # torch raises many types for truncated, foreign or unsafe files
         text = str(exc)
@@ -80,9 +52,16 @@ def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, opt
         if any(sign in text for sign in ("weights_only", "Weights only", "Unsupported global")):
             name = text.partition("GLOBAL ")[2].split(maxsplit=1)  # not torch's advice: weights_only=False runs it
             why = f"it holds pickled objects{f' ({name[0]})' if name else ''} that could run code, refused"
-        _set_aside(path, why)
+        kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")  # kept for inspection
+        try:
+            path.rename(kept)
+            where = f"set aside as {kept.name}"
+        except OSError as rename_error:
+            path.unlink(missing_ok=True)
+            where = f"removed (could not rename it: {rename_error.strerror})"
+        print(f"mnistlib: checkpoint {path} is unreadable ({why}); {where}; starting the run over", file=sys.stderr)
         return []
-    if _plain(meta["signature"]) != _plain(signature):
+    if json.loads(json.dumps(meta["signature"])) != json.loads(json.dumps(signature)):  # tuples compare as lists
         raise CheckpointError(f"{path}: checkpoint belongs to a different run (settings, seed, data or model "
                               "differ); delete it to start over")
     try:

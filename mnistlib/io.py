@@ -1,12 +1,6 @@
-"""Atomic file writes: a reader never sees a half-written file, an interrupted write leaves nothing behind.
-
-Each write goes to a hidden temporary file beside its target, `.NAME.<pid>.<random>.tmp`, renamed onto NAME
-only when the write succeeds. A process killed mid-write (SIGKILL, power loss) cannot clean up after itself,
-so the next write to the same NAME removes the temporary files that are stale: those whose writer process
-(the pid in the name) no longer runs on this machine, and any not modified for `STALE_AFTER_S` seconds (files
-from another machine sharing the folder, or from before pids were part of the name). A temporary file of a
-writer that is still running is left alone.
-"""
+"""Atomic file writes: a reader never sees a half-written file. Each goes to `.NAME.<pid>.<random>.tmp`, renamed onto
+NAME on success; a killed writer cannot clean up, so the next write to NAME removes the temporaries whose pid no longer
+runs here, or untouched for `STALE_AFTER_S` (another machine's, or from before pids were in the name)."""
 
 from __future__ import annotations
 
@@ -27,10 +21,8 @@ STALE_AFTER_S = 3600  # no single write of this project takes an hour; an untouc
 def _pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except PermissionError:  # it exists, it is someone else's
-        return True
-    except (OSError, OverflowError):  # no such process (or a pid no process can have)
-        return False
+    except (OSError, OverflowError) as exc:  # no such process (or no process can have it), unless someone else's
+        return isinstance(exc, PermissionError)
     return True
 
 
@@ -38,32 +30,25 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
     """Delete the leftover `.NAME.*.tmp` files of writes to `path` that were killed; return what was removed."""
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp")
-    removed: list[Path] = []
     try:
         candidates = list(path.parent.iterdir())
     except OSError:
-        return removed
-    now = time.time()
+        return []
+    removed, now = [], time.time()
     for candidate in candidates:
-        match = pattern.fullmatch(candidate.name)
-        if match is None:
-            continue
-        pid = match["pid"]
-        writer_gone = pid is not None and int(pid) != os.getpid() and not _pid_running(int(pid))
-        with contextlib.suppress(OSError):  # gone already, or not ours to remove
-            if writer_gone or now - candidate.lstat().st_mtime > STALE_AFTER_S:
-                candidate.unlink()
-                removed.append(candidate)
+        if match := pattern.fullmatch(candidate.name):
+            pid = int(match["pid"] or os.getpid())  # no pid in the name: judged by age alone
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if pid != os.getpid() and not _pid_running(pid) or now - candidate.lstat().st_mtime > STALE_AFTER_S:
+                    candidate.unlink()
+                    removed.append(candidate)
     return removed
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
-
-    An OSError while writing (a full disk, a read-only folder) is raised again naming `path`, not the temporary
-    file, with `errno` kept: "results/x.json: No space left on device".
-    """
+    """Yield a temporary path beside `path`, renamed onto it only if the block succeeds. An OSError names `path`, not
+    the temporary file, with its errno: "results/x.json: No space left on device"."""
     path = Path(path)
     tmp_path: Path | None = None
     try:
@@ -86,24 +71,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def describe_os_error(exc: OSError) -> str:
     """One line for a user: the file, what went wrong, and for a full disk, that the disk is full."""
     what = exc.strerror or str(exc)
-    if exc.errno == errno.ENOSPC:
-        what = f"the disk is full ({what})"
+    what = f"the disk is full ({what})" if exc.errno == errno.ENOSPC else what
     return f"{exc.filename}: {what}" if exc.filename else what
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file for writing; it replaces `path` only when the block ends without error."""
-    encoding = None if "b" in mode else "utf-8"  # README and reports hold ±, ≥: never the locale's codec
-    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
+    """Open a temporary file for writing (text as UTF-8, never the locale's codec); it replaces `path` on success."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else "utf-8") as handle:
         yield handle
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_open(path, "w") as handle:
-        json.dump(obj, handle, indent=2)
-        handle.write("\n")
+        handle.write(json.dumps(obj, indent=2) + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
