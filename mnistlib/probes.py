@@ -1,8 +1,5 @@
-"""Probes of trained models (notebook 6): accuracy on shifted and rotated test digits, and what C1/C3 compute.
-
-Everything reads stored weights (`experiments.load_weights`); nothing retrains. The accuracy curves are cached in
-results/why_cnn/robustness.json (keyed by run id and the probe's definition), so the report re-renders in seconds.
-"""
+"""Probes of stored models (notebook 6, nothing retrains): accuracy on shifted and rotated test digits, cached in
+results/why_cnn/robustness.json by run, its code and the probe's definition, and what C1/C3 compute."""
 
 from __future__ import annotations
 
@@ -14,8 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.functional import rotate
+from torchvision.transforms.functional import InterpolationMode, rotate
 
 from mnistlib import paths
 from mnistlib.data import MnistArrays
@@ -36,20 +32,16 @@ def shift(images_u8: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 
 def turn(images_u8: torch.Tensor, degrees: float) -> torch.Tensor:
     """Digits rotated about the image centre (bilinear, background fill)."""
-    if degrees == 0:
-        return images_u8
-    return rotate(images_u8.unsqueeze(1), float(degrees), InterpolationMode.BILINEAR, fill=0).squeeze(1)
+    return images_u8 if degrees == 0 else rotate(images_u8.unsqueeze(1), float(degrees), InterpolationMode.BILINEAR,
+                                                 fill=0).squeeze(1)
 
 
 @torch.inference_mode()
 def accuracy(model: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch: int = 2000) -> float:
     """Top-1 accuracy of `model` on uint8 digits, normalised as in training (`normalise`)."""
     model.eval()
-    correct = 0
-    for start in range(0, len(labels), batch):
-        x = normalise(images_u8[start:start + batch])
-        correct += int((model(x).argmax(1) == labels[start:start + batch]).sum())
-    return correct / len(labels)
+    return sum(int((model(normalise(images_u8[i:i + batch])).argmax(1) == labels[i:i + batch]).sum())
+               for i in range(0, len(labels), batch)) / len(labels)
 
 
 def probe_run(model: nn.Module, data: MnistArrays) -> dict[str, list[float]]:
@@ -58,8 +50,7 @@ def probe_run(model: nn.Module, data: MnistArrays) -> dict[str, list[float]]:
     by_shift = [accuracy(model, images, labels) if k == 0 else
                 float(np.mean([accuracy(model, shift(images, k * dx, k * dy), labels) for dx, dy in DIRECTIONS]))
                 for k in SHIFTS]
-    by_angle = [accuracy(model, turn(images, angle), labels) for angle in ANGLES]
-    return {"shift": by_shift, "angle": by_angle}
+    return {"shift": by_shift, "angle": [accuracy(model, turn(images, angle), labels) for angle in ANGLES]}
 
 
 def probe_key(run: dict[str, Any]) -> str:
@@ -70,8 +61,7 @@ def probe_key(run: dict[str, Any]) -> str:
 def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
                results_dir: str | Path | None = None) -> dict[str, Any]:
     """Per model name, a seeds x points array of accuracies under each shift and each rotation (probed once, cached)."""
-    results_dir = paths.results_dir(results_dir)
-    cache_path = results_dir / "why_cnn" / "robustness.json"
+    cache_path = paths.results_dir(results_dir) / "why_cnn" / "robustness.json"
     key = hashlib.sha256(json.dumps(PROBE_VERSION, sort_keys=True).encode()).hexdigest()[:10]
     cache = read_json(cache_path) if cache_path.exists() else {}
     if cache.get("probe") != key:
@@ -82,18 +72,14 @@ def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
         cache["runs"][key] = probe_run(load_weights(run, results_dir), data)
     if missing:
         write_json(cache_path, cache)
-    curves: dict[str, Any] = {"shifts": list(SHIFTS), "angles": list(ANGLES)}
-    for name, model_runs in runs.items():
-        curves[name] = {axis: np.array([cache["runs"][probe_key(r)][axis] for r in model_runs])
-                        for axis in ("shift", "angle")}
-    return curves
+    return {"shifts": list(SHIFTS), "angles": list(ANGLES), **{
+        name: {axis: np.array([cache["runs"][probe_key(r)][axis] for r in model_runs]) for axis in ("shift", "angle")}
+        for name, model_runs in runs.items()}}
 
 
 @torch.inference_mode()
 def feature_maps(model: nn.Module, images_u8: torch.Tensor) -> dict[str, torch.Tensor]:
     """LeNet-5's C1 and C3 activations (after ReLU) for a few digits: {"c1": [N,6,28,28], "c3": [N,16,10,10]}."""
     model.eval()
-    x = normalise(images_u8)
-    c1 = model.relu(model.c1(x))
-    c3 = model.relu(model.c3(model.s2(c1)))
-    return {"c1": c1, "c3": c3}
+    c1 = model.relu(model.c1(normalise(images_u8)))
+    return {"c1": c1, "c3": model.relu(model.c3(model.s2(c1)))}
