@@ -1,11 +1,9 @@
 """What every notebook does first: load the data, say which data and mode the numbers come from, and hand out the
-shared design (seeds, the template's settings) and the run store (`train`, `load`) for that mode.
-
-Executing the notebooks and exporting the report live in the separate `mnistreport` package.
-"""
+shared design (seeds, the template's settings) and the run store (`train`, `load`) for that mode."""
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -34,7 +32,6 @@ class Setup:
         return study.QUICK_SEEDS if self.quick else study.SEEDS
 
     def epochs(self, epochs: int) -> int:
-        """`epochs`, or quick mode's 2."""
         return study.QUICK_EPOCHS if self.quick else epochs
 
     @property
@@ -60,11 +57,8 @@ class Setup:
 
 def setup(quick: bool = False, retrain: bool = False, jobs: int | str = "auto", data_source: str = "auto",
           results_dir: str | Path | None = None, figures_dir: str | Path | None = None, *, show: bool = True) -> Setup:
-    """Load the data for a notebook and say, at the top, which data and mode every number below comes from.
-
-    The arguments are the notebook's parameters cell, in its order. Quick mode (the tests) reads the 5,000-digit
-    sample and trains 2 seeds for 2 epochs: a smoke test of the pipeline, not a study.
-    """
+    """Load the data and say at the top which data and mode every number below comes from; the arguments are the
+    notebook's parameters cell, in order. Quick mode reads the sample, 2 seeds x 2 epochs: a smoke test."""
     if quick and data_source == "auto":
         data_source = "sample"
     with warnings.catch_warnings():  # the banner below says it louder, in the notebook's own words
@@ -79,12 +73,11 @@ def setup(quick: bool = False, retrain: bool = False, jobs: int | str = "auto", 
 
 
 def _crisp_inline_figures() -> None:
-    # Retina PNGs stay sharp when a figure is enlarged on a projector.
-    try:
+    """Retina PNGs stay sharp when a figure is enlarged on a projector."""
+    with contextlib.suppress(ImportError):  # not in a notebook
         from matplotlib_inline.backend_inline import set_matplotlib_formats
-    except ImportError:  # not in a notebook
-        return
-    set_matplotlib_formats("retina")
+
+        set_matplotlib_formats("retina")
 
 
 def banner(chosen: Setup) -> str:
@@ -105,10 +98,8 @@ def banner(chosen: Setup) -> str:
 
 
 def md(text: str, slides: bool = True) -> None:
-    """Show Markdown built from results, so the prose cannot drift from the numbers.
-
-    `slides=False` keeps it in the report but off the slide deck (the output tag `no-slide`).
-    """
+    """Show Markdown built from results, so the prose cannot drift from the numbers; `slides=False` keeps it in the
+    report but off the deck (the output tag `no-slide`)."""
     from IPython.display import Markdown, display
 
     display(Markdown(text), metadata={} if slides else {"tags": ["no-slide"]})
