@@ -15,6 +15,8 @@ from mnistlib import stats
 from mnistlib.data.batches import normalise
 from mnistlib.io import atomic_path
 
+Folder = str | Path | None  # where a figure is written as <name>.png (None: not written)
+Histories = Sequence[list[dict[str, float]]]  # per seed, one record per epoch
 MODEL_COLORS = {"LeNet-5": "#1f77b4", "CustomMLP": "#d62728"}
 
 
@@ -27,26 +29,23 @@ METRICS = [("train_loss", "Training loss", "loss"), ("train_acc", "Training accu
            ("test_loss", "Test loss", "loss"), ("test_acc", "Test accuracy", "accuracy (%)")]
 
 
-def save(fig: plt.Figure, figures_dir: str | Path | None, name: str, title: str = "", tight: bool = True
-         ) -> plt.Figure:
+def save(fig: plt.Figure, figures_dir: Folder, name: str, title: str = "", tight: bool = True) -> plt.Figure:
     """Title and lay out `fig`, write it as figures/<name>.png (atomically) and return it so the notebook shows it."""
     if title:
         fig.suptitle(title)
     if tight:
         fig.tight_layout()
     if figures_dir is not None:
-        path = Path(figures_dir) / f"{name}.png"
-        with atomic_path(path) as tmp:
+        with atomic_path(Path(figures_dir) / f"{name}.png") as tmp:
             fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     return fig
 
 
 def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, title: str = "",
-               figures_dir: str | Path | None = None, name: str = "digits") -> plt.Figure:
+               figures_dir: Folder = None, name: str = "digits") -> plt.Figure:
     """Digits (uint8 [N,28,28] or normalised float [N,1,28,28]) with a caption under each."""
     images = images.detach().cpu()
-    if images.ndim == 4:
-        images = images[:, 0]
+    images = images[:, 0] if images.ndim == 4 else images
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.15), squeeze=False)
     for ax in axes.flat:
@@ -57,30 +56,26 @@ def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, t
     return save(fig, figures_dir, name, title)
 
 
-def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor,
-                 figures_dir: str | Path | None = None) -> plt.Figure:
-    """Images per class in each split: MNIST is nearly balanced, so accuracy is a fair summary."""
+def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor, figures_dir: Folder = None) -> plt.Figure:
+    """Images per class in each split: MNIST is nearly balanced, so accuracy is a fair summary (headroom for the
+    legend above the bars)."""
     fig, ax = plt.subplots(figsize=(7, 3))
-    digits = np.arange(10)
-    train = np.bincount(train_labels.numpy(), minlength=10)
-    test = np.bincount(test_labels.numpy(), minlength=10)
+    digits, train, test = np.arange(10), *(np.bincount(y.numpy(), minlength=10) for y in (train_labels, test_labels))
     ax.bar(digits - 0.2, train, width=0.4, label=f"train ({train.sum():,})")
     ax.bar(digits + 0.2, test, width=0.4, label=f"test ({test.sum():,})")
-    # ylim leaves headroom so the legend never covers a bar
     ax.set(xticks=digits, xlabel="digit", ylabel="images", ylim=(0, train.max() * 1.25), title="Images per class")
     ax.legend(loc="upper center", ncols=2, frameon=False)
     return save(fig, figures_dir, "01_class_counts")
 
 
-def _per_epoch(histories: Sequence[list[dict[str, float]]], key: str) -> tuple[np.ndarray, np.ndarray]:
+def _per_epoch(histories: Histories, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Epoch numbers and a seeds x epochs array of `key` (accuracies in %)."""
     values = np.array([[record[key] for record in history] for history in histories], dtype=float)
     return np.arange(1, values.shape[1] + 1), values * 100 if key.endswith("acc") else values
 
 
-def _band(ax: plt.Axes, histories: Sequence[list[dict[str, float]]], key: str, label: str, color: str) -> None:
-    epochs, values = _per_epoch(histories, key)
-    seeds = len(histories)
+def _band(ax: plt.Axes, histories: Histories, key: str, label: str, color: str) -> None:
+    (epochs, values), seeds = _per_epoch(histories, key), len(histories)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.plot(epochs, values.mean(0), marker="o", markersize=3, color=color,
             label=f"{label} (mean of {seeds} seeds)" if seeds > 1 else label)
@@ -88,8 +83,8 @@ def _band(ax: plt.Axes, histories: Sequence[list[dict[str, float]]], key: str, l
         ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.2, linewidth=0)
 
 
-def four_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: str,
-                figures_dir: str | Path | None = None, name: str = "curves") -> plt.Figure:
+def four_curves(histories: dict[str, Histories], title: str, figures_dir: Folder = None, name: str = "curves"
+                ) -> plt.Figure:
     """The assignment's four plots (training/test loss/accuracy per epoch), one line per model, seeds as a band."""
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
     for ax, (key, label, unit) in zip(axes.ravel(), METRICS, strict=True):
@@ -105,8 +100,8 @@ VERDICT_COLORS = {stats.HELPS: "#2ca02c", stats.HURTS: "#d62728", stats.HELPS_TH
                   stats.HURTS_THIS_TEST_SET: "#ff9896", stats.NO_DIFFERENCE: "#7f7f7f"}
 
 
-def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: str | Path | None = None,
-                       name: str = "04_accuracy_ci") -> plt.Figure:
+def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: Folder = None, name: str = "04_accuracy_ci"
+                       ) -> plt.Figure:
     """Each arm's difference from the baseline: the 95% CI for new seeds and test images (thick) and for this test
     set alone (thin), coloured by the verdict (`stats.adjust_family`); rows without a test show the difference only."""
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.4))
@@ -135,8 +130,8 @@ def _rows(ax: plt.Axes, labels: list[str], xlabel: str, title: str) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def validation_curves(histories: dict[str, Sequence[list[dict[str, float]]]], title: str,
-                      figures_dir: str | Path | None = None, name: str = "04_baseline_vs_best") -> plt.Figure:
+def validation_curves(histories: dict[str, Histories], title: str, figures_dir: Folder = None,
+                      name: str = "04_baseline_vs_best") -> plt.Figure:
     """Training and validation loss/accuracy per epoch (the study scores test data only at the end)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     colors = iter(["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
@@ -154,8 +149,8 @@ def validation_curves(histories: dict[str, Sequence[list[dict[str, float]]]], ti
     return save(fig, figures_dir, name, title)
 
 
-def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: str | Path | None = None,
-                       name: str = "05_confusion") -> plt.Figure:
+def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: Folder = None, name: str = "05_confusion"
+                       ) -> plt.Figure:
     """Confusion matrices side by side, errors only (the diagonal's total is in the title), readable when projected."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.2), squeeze=False)
     for ax, (title, matrix) in zip(axes[0], matrices.items(), strict=True):
@@ -172,21 +167,20 @@ def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: str | Path 
         ax.tick_params(labelsize=11)
         ax.set_xlabel("predicted digit", fontsize=11)
         ax.set_ylabel("true digit", fontsize=11)
-        wrong = int(matrix.sum() - matrix.trace())
-        ax.set_title(f"{title}\n{int(matrix.trace()):,} of {int(matrix.sum()):,} right, {wrong:,} errors", fontsize=11)
+        right, total = int(matrix.trace()), int(matrix.sum())
+        ax.set_title(f"{title}\n{right:,} of {total:,} right, {total - right:,} errors", fontsize=11)
     return save(fig, figures_dir, name)
 
 
-def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Path | None = None,
-                       name: str = "05_per_class") -> plt.Figure:
+def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: Folder = None, name: str = "05_per_class"
+                       ) -> plt.Figure:
     """Accuracy for each digit and model: where the models differ, not only by how much (zoomed y axis, marked)."""
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.8 / len(accuracies)
     for k, (label, acc) in enumerate(accuracies.items()):
         ax.bar(np.arange(10) + (k - (len(accuracies) - 1) / 2) * width, acc * 100, width=width, label=label)
     ax.set(xticks=range(10), xlabel="digit", ylabel="test accuracy (%)")
-    low = min(float(acc.min()) for acc in accuracies.values()) * 100
-    bottom = max(0.0, float(np.floor(low - 0.5)))
+    bottom = max(0.0, float(np.floor(min(float(acc.min()) for acc in accuracies.values()) * 100 - 0.5)))
     ax.set_ylim(bottom, 100.0)
     if bottom > 0:
         ax.set_title(f"Test accuracy per digit: the y axis starts at {bottom:g}%, not at 0", fontsize=11)
@@ -198,14 +192,13 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: str | Pat
     return save(fig, figures_dir, name)
 
 
-def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: str | Path | None = None,
+def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: Folder = None,
                name: str = "06_shift_rotation") -> plt.Figure:
     """Accuracy on shifted (mean of four directions) and rotated test digits: mean over seeds, band = range."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
     for key, label in labels.items():
         for ax, axis, xs in ((axes[0], "shift", curves["shifts"]), (axes[1], "angle", curves["angles"])):
-            values = 100 * curves[key][axis]
-            color = model_color(label)
+            color, values = model_color(label), 100 * curves[key][axis]
             ax.plot(xs, values.mean(0), marker="o", markersize=4, color=color,
                     label=f"{label} ({values.shape[0]} seeds)")
             ax.fill_between(xs, values.min(0), values.max(0), color=color, alpha=0.2)
@@ -217,13 +210,12 @@ def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: str 
                 "The same test digits, moved and turned (template runs; band = range over seeds)")
 
 
-def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: str | Path | None = None,
-              name: str = "06_permuted") -> plt.Figure:
+def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: Folder = None, name: str = "06_permuted"
+              ) -> plt.Figure:
     """Each configuration's seeds as dots with the mean as a bar, on a shared accuracy axis."""
     fig, ax = plt.subplots(figsize=(9, 0.7 * len(groups) + 1.3))
     for i, (label, values) in enumerate(groups.items()):
-        values = 100 * np.asarray(values)
-        color = model_color(label)
+        color, values = model_color(label), 100 * np.asarray(values)
         ax.scatter(values, [i] * len(values), color=color, alpha=0.5, s=22)
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color=color, linewidth=3)
         ax.annotate(f"{values.mean():.2f}%", (values.mean(), i + 0.32), ha="center", va="top", fontsize=9)
@@ -231,7 +223,7 @@ def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: str |
     return save(fig, figures_dir, name)
 
 
-def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, figures_dir: str | Path | None = None,
+def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, figures_dir: Folder = None,
                     name: str = "06_learned_weights", mlp_units: int = 12) -> plt.Figure:
     """LeNet-5's six 5x5 C1 filters beside the first `mlp_units` of CustomMLP's first-layer units as 28x28 images."""
     fig = plt.figure(figsize=(12, 3.6))
@@ -248,16 +240,14 @@ def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, fig
         ax.axis("off")
         ax.set_title(title, fontsize=8)
     fig.text(0.2, 0.98, "LeNet-5: C1's 5x5 filters (shared over the image)", ha="center", va="top")
-    fig.text(0.68, 0.98, "CustomMLP: first-layer weights of single units (one weight per pixel)", ha="center",
-             va="top")
+    fig.text(0.68, 0.98, "CustomMLP: first-layer weights of single units (one weight per pixel)", ha="center", va="top")
     return save(fig, figures_dir, name, tight=False)
 
 
-def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures_dir: str | Path | None = None,
+def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures_dir: Folder = None,
                  name: str = "06_feature_maps", c3_shown: int = 8) -> plt.Figure:
     """For each digit: the input, its six C1 maps and the first `c3_shown` C3 maps (brighter = stronger)."""
-    n = len(images_u8)
-    columns = 1 + 6 + c3_shown
+    n, columns = len(images_u8), 1 + 6 + c3_shown
     fig, axes = plt.subplots(n, columns, figsize=(columns * 0.85, n * 0.95 + 0.5), squeeze=False)
     for row in range(n):
         panels = [images_u8[row].float()] + list(maps["c1"][row]) + list(maps["c3"][row][:c3_shown])
