@@ -1,8 +1,5 @@
-"""Batched random affine augmentation for normalised MNIST batches, entirely on the batch's device.
-
-One `affine_grid` + `grid_sample` call transforms the whole batch, so augmentation costs about as much as
-a convolution layer instead of a per-image PIL pipeline in DataLoader workers.
-"""
+"""Random affine augmentation of normalised MNIST batches on their device: one `affine_grid` + `grid_sample` call per
+batch costs about a convolution layer, not a per-image PIL pipeline in DataLoader workers."""
 
 from __future__ import annotations
 
@@ -20,11 +17,8 @@ BLACK = (0.0 - MEAN) / STD
 def random_affine(x: torch.Tensor, generator: torch.Generator | None, degrees: float = 10.0, translate: float = 0.1,
                   scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
     """Rotate, shift and scale each image of x [B,C,H,W] by its own amounts, uniform in [-degrees, degrees],
-    [-translate, translate] of the image size per axis and [scale[0], scale[1]].
-
-    Uncovered pixels are BLACK (0 would be grey in normalised units). The generator may live on x's device or on the
-    CPU (numbers are then drawn there and moved); None uses the global RNG.
-    """
+    [-translate, translate] of the image size and `scale`; uncovered pixels are BLACK. `generator` lives on x's device
+    or the CPU (None: the global RNG)."""
     if x.ndim != 4:
         raise ValueError(f"expected a batch [B,C,H,W], got shape {list(x.shape)}")
     b, _, h, w = x.shape

@@ -1,9 +1,5 @@
-"""Where the repository's files live, in one place: no folder is derived from another.
-
-In a checkout (the usual case, `pip install -e .`) everything is under the repository root; an installed
-package without a checkout uses the working directory instead. Only the data folder can be moved, with
-$MNISTLIB_DATA; results, figures, notebooks and reports stay in the repository.
-"""
+"""Where the repository's files live, none derived from another: under the checkout's root (else the working
+directory); only the data folder moves, with $MNISTLIB_DATA."""
 
 from __future__ import annotations
 
