@@ -64,8 +64,7 @@ def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Mn
     """build() once, then serve decoded tensors from <data>/cache/<kind>.pt while the inputs are unchanged."""
     if not cache:
         return build()
-    cache_file = data_dir / "cache" / f"{kind}.pt"
-    signature = content_signature(inputs)
+    cache_file, signature = data_dir / "cache" / f"{kind}.pt", content_signature(inputs)
     if (tensors := load_cache(cache_file, signature, verbose)) is not None:
         if verbose:
             print(f"mnistlib: using cached tensors {cache_file}", file=sys.stderr)

@@ -125,9 +125,8 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "au
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    env = os.environ.get("MNISTLIB_DATA")
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
-    from_env = bool(env) and data_dir == Path(env)  # also when a caller passes paths.data_dir() on
+    from_env = bool(env := os.environ.get("MNISTLIB_DATA")) and data_dir == Path(env)  # also paths.data_dir() passed on
     # A misspelt MNISTLIB_DATA must not become a new, empty data folder; a data folder that is a file says so.
     if data_dir.exists() and not data_dir.is_dir() or from_env and not data_dir.exists():
         why = "is a file, not a data folder" if data_dir.exists() else "no such folder (create it, or fix or unset it)"
