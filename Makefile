@@ -8,9 +8,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mnistlib-installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
-# Notebooks run from notebooks/, so a relative mirror path is made absolute here.
+# Notebooks run from notebooks/, so a relative mirror path is made absolute here, as one string: a path with spaces
+# stays whole ($(abspath) would split it into words).
 ifdef MNIST_MIRROR
-export MNIST_MIRROR := $(abspath $(MNIST_MIRROR))
+override MNIST_MIRROR := $(if $(filter /%,$(firstword $(MNIST_MIRROR))),$(MNIST_MIRROR),$(CURDIR)/$(MNIST_MIRROR))
+export MNIST_MIRROR
 endif
 
 .PHONY: setup test browser report quick-report slides pdf bench lint clean

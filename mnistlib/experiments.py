@@ -1,21 +1,21 @@
-"""The run store: each (spec, seed, data) trains once and is stored as JSON with the code it ran; sweeps resume.
-
-A run's file name hashes its spec, seed and the data's content (`run_id`). The file records a digest of every piece
-of code that determined its numbers (`mnistlib.fingerprint`): a stored run whose code changed since is stale, and a
-sweep says which runs and why before it trains them again. Nothing stale is ever returned as a result.
-"""
+"""The run store: each (spec, seed, data) trains once, stored as JSON with digests of its code (stale once that
+changes: never returned, trained again after saying why); sweeps resume, in parallel processes if asked."""
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,7 @@ from mnistlib.training import EVAL_BATCH, TrainSettings, fit, seed_everything, s
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A named training configuration: the model and how it is trained (an arm of a study).
-
-    `label` is how tables and figures name it; like `name` it is chosen by the notebook, but it is not part of the
-    run's identity (renaming a label retrains nothing).
-    """
+    """A named training configuration (an arm of a study); `label` names it in tables, outside its identity."""
 
     name: str
     model: str = "lenet5"
@@ -104,23 +100,57 @@ def stale_reason(result: dict[str, Any], spec: RunSpec) -> str | None:
     return f"code changed: {', '.join(names)}" if names else None
 
 
+# What a stored run holds ("?": may be missing or null), checked whenever one is read.
+_KINDS = {"text": str, "a whole number": int, "a number": int | float, "an object": dict, "a list": list}
+_FIELDS = {"id": "text", "name": "text", "seed": "a whole number", "spec": "an object", "history": "a list",
+           "parameters": "a whole number", "seconds": "a number", "code": "an object?", "data": "an object?",
+           "created": "text?", "final_test_acc": "a number?", "test_predictions": "text?"}
+_RECORDS = ("reproduction.json",)  # the study's own files beside the runs, which are not runs
+
+
+def checked_run(result: Any, path: Path, n_test: int | None = None) -> dict[str, Any]:
+    """`result`, read from `path`, if a well-formed run (scored on `n_test` images if given), else a ValueError."""
+    def refuse(why: str) -> None:
+        raise ValueError(f"{paths.shown(path)}: {why}; move it out of {paths.shown(path.parent)} or delete it")
+
+    if not isinstance(result, dict) or "history" not in result:
+        refuse("not a stored run (no history)")
+    for key, kind in _FIELDS.items():
+        value, want = result.get(key), kind.rstrip("?")
+        if (value is not None or kind == want) and (isinstance(value, bool) or not isinstance(value, _KINDS[want])):
+            refuse(f"{key} is {json.dumps(value)[:40] if key in result else 'missing'}, {want} expected")
+    history, accuracy, predicted = result["history"], result.get("final_test_acc"), result.get("test_predictions")
+    if not history or not all(isinstance(h, dict) and all(isinstance(v, int | float) and not isinstance(v, bool)
+                                                           for v in h.values()) for h in history):
+        refuse("history is not a list of epoch records of numbers")
+    if not isinstance(result["spec"].get("model"), str):
+        refuse("spec names no model")
+    if n_test or predicted is not None or accuracy is not None:  # scored on the test set: both, consistent
+        expected = n_test or (result.get("data") or {}).get("n_test") or len(predicted or "")
+        if accuracy is None or not 0 <= accuracy <= 1:
+            refuse(f"final_test_acc is {json.dumps(accuracy)}, an accuracy from 0 to 1 expected")
+        if predicted is None or not (predicted.isascii() and predicted.isdigit()) or len(predicted) != expected:
+            refuse(f"test_predictions has {len(predicted or '')} characters, {expected} digits expected")
+    return result
+
+
 def weights_path(result_or_id: dict[str, Any] | str, results_dir: str | Path | None = None) -> Path:
     """Where a run's final weights live: results/weights/<run id>.pt (a plain state_dict of float tensors)."""
     identifier = result_or_id if isinstance(result_or_id, str) else result_or_id["id"]
     return paths.results_dir(results_dir) / "weights" / f"{identifier}.pt"
 
 
-def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) -> torch.nn.Module:
-    """The trained model of a stored run, rebuilt from its spec; read with weights_only=True (no pickled code)."""
-    spec = result["spec"]
-    path = weights_path(result, results_dir)
+def load_weights(result: dict[str, Any], results_dir: str | Path | None = None,
+                 build: Callable[[dict[str, torch.Tensor]], torch.nn.Module] | None = None) -> torch.nn.Module:
+    """A stored run's model, built from its spec (or `build(state)`); weights_only=True: no pickled code is run."""
+    spec, path = result["spec"], weights_path(result, results_dir)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no stored weights for run {result['id']} (train it with keep_weights=True)")
-    model = build_model(spec["model"], batch_norm=spec["batch_norm"], dropout=spec["dropout"])
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        model = build(state) if build else build_model(spec["model"], spec["batch_norm"], spec["dropout"])
         model.load_state_dict(state)
-    except Exception as exc:  # a truncated, foreign or unsafe file: say which and why
+    except Exception as exc:
         why = str(exc)
         if "weights_only" in why or "Weights only" in why:  # never torch's advice: weights_only=False runs its code
             name = why.partition("GLOBAL ")[2].split(maxsplit=1)
@@ -132,44 +162,37 @@ def load_weights(result: dict[str, Any], results_dir: str | Path | None = None) 
 def run(spec: RunSpec, seed: int, data: MnistArrays, results_dir: str | Path | None = None, *, retrain: bool = False,
         device: str | None = None, progress: str = "epoch", out: str | Path | None = None, keep_weights: bool = False,
         score_test: bool = True, resume: bool = False) -> dict[str, Any]:
-    """Train one (spec, seed) on `data` with `fit` (the template's train/test loop), or load its current stored result.
-
-    The model is built after `seed_everything(seed)`, so its initial weights repeat. An interrupted run leaves a
-    checkpoint under `results/checkpoints/` and resumes from it next time. `keep_weights` also stores the final
-    weights. `score_test=False` never evaluates the test set (for choices made on the validation split).
-    `retrain` deletes an interrupted run's checkpoint too, unless `resume` (the CLI's default) continues from it.
-    """
+    """Load the current stored run, or seed everything, then build the model (so its initial weights repeat: `fit`
+    does not seed them), train it with `fit` (resuming from results/checkpoints/) and store it."""
     results_dir = paths.results_dir(results_dir)
     identifier = run_id(spec, seed, data)
     path = Path(out) if out else results_dir / f"{identifier}.json"
-    stored, _ = (None, None) if retrain else stored_result(path, spec, keep_weights)
-    if stored is not None:
+    n_test = len(data.test_labels) if score_test else None
+    if not retrain and (stored := stored_result(path, spec, keep_weights, n_test)[0]) is not None:
         return stored
     checkpoint = results_dir / "checkpoints" / f"{identifier}.pt"
     if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
     torch_device = select_device(device)
-    unpermuted = data
-    if spec.permutation_seed is not None:
-        data = data.with_permuted_pixels(spec.permutation_seed)
+    trained_on = data if spec.permutation_seed is None else data.with_permuted_pixels(spec.permutation_seed)
     seed_everything(seed)
     model = build_model(spec.model, batch_norm=spec.batch_norm, dropout=spec.dropout)
     start = time.perf_counter()
-    history = fit(model, data, spec.settings, seed=seed, device=torch_device, checkpoint=checkpoint, progress=progress,
-                  score_test=score_test)
-    final = history[-1]
+    history = fit(model, trained_on, spec.settings, seed=seed, device=torch_device, checkpoint=checkpoint,
+                  progress=progress, score_test=score_test)
     result = {
         "id": identifier, "name": spec.name, "description": spec.describe(), "spec": spec.to_dict(), "seed": seed,
-        "data": {**unpermuted.info(), "sha256": unpermuted.fingerprint()}, "code": code_of(spec),
-        "parameters": count_parameters(model), "device": str(torch_device), "device_name": _device_name(torch_device),
+        "data": {**data.info(), "sha256": data.fingerprint()}, "code": code_of(spec),
+        "parameters": count_parameters(model), "device": str(torch_device),
+        "device_name": torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "seconds": time.perf_counter() - start,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "final_test_acc": final.get("test_acc"),
-        "final_test_loss": final.get("test_loss"), "history": history,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "final_test_acc": history[-1].get("test_acc"),
+        "final_test_loss": history[-1].get("test_loss"), "history": history,
     }
     if score_test:
-        test_batches = TensorBatches(data.test_images, data.test_labels, batch_size=EVAL_BATCH, device=torch_device)
-        predicted = predict(model, test_batches, torch_device)
-        result["test_predictions"] = "".join(str(int(p)) for p in predicted.tolist())
+        batches = TensorBatches(trained_on.test_images, trained_on.test_labels, EVAL_BATCH, device=torch_device)
+        result["test_predictions"] = "".join(str(int(p)) for p in predict(model, batches, torch_device).tolist())
     if keep_weights:
         with atomic_path(weights_path(identifier, results_dir)) as tmp:
             torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
@@ -193,67 +216,52 @@ def final_val_acc(result: dict[str, Any]) -> float:
     return float(last["val_acc"])
 
 
-def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False) -> tuple[dict[str, Any] | None, str | None]:
-    """(the stored result at `path`, None) if it stands for `spec` with today's code, else (None, why not)."""
+def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False,
+                  n_test: int | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """(the run at `path`, None) if current for `spec`, else (None, why not); a ValueError if not a run."""
     if not path.exists():
         return None, "not stored"
     if keep_weights and not weights_path(path.stem, path.parent).exists():
         return None, "weights not stored"
-    result = read_json(path)
-    if not isinstance(result, dict) or "history" not in result:
-        raise ValueError(f"{path}: not a stored run (no history); move it out of the results folder")
+    result = checked_run(read_json(path), path, n_test)
     reason = stale_reason(result, spec)
     return (None, reason) if reason else (result, None)
 
 
 def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: int | None = None) -> tuple[int, int]:
-    """(processes, torch threads per process) for `n_runs` runs: jobs x threads never exceeds the cores.
-
-    "auto": one single-threaded process per core (a net this small gains little from intra-op threads: 6.8 s
-    an epoch on 1 thread, 4.3 s on 2, on the 2-core reference machine), at most one per run, the spare cores
-    shared out as threads; on a GPU one process, since the runs would share the one device.
-    """
+    """(processes, threads each) within the cores; "auto": a process per core and run (one on a GPU), spare threads."""
     cores = cores or os.cpu_count() or 1
     if jobs == "auto":
         on_gpu = device not in (None, "auto", "cpu") or (device in (None, "auto") and torch.cuda.is_available())
         jobs = 1 if on_gpu else max(1, min(cores, n_runs))
-    try:
-        jobs = int(jobs)
-    except (TypeError, ValueError):
-        raise ValueError(f"jobs must be a positive number or 'auto', got {jobs!r}") from None
-    if jobs < 1:
-        raise ValueError(f"jobs must be a positive number or 'auto', got {jobs}")
-    return jobs, max(1, cores // jobs)
+    if not str(jobs).strip().isdigit() or int(jobs) < 1:
+        raise ValueError(f"jobs must be a positive number or 'auto', got {jobs!r}")
+    return int(jobs), max(1, cores // int(jobs))
 
 
 def _run_in_worker(spec: RunSpec, seed: int, arrays: dict[str, Any], results_dir: Path, threads: int,
-                   options: dict[str, Any]) -> dict[str, Any]:
-    """One run inside a joblib worker: the data arrive as (memory-mapped) NumPy arrays, threads are set first."""
+                   options: dict[str, Any], parent: int | None) -> dict[str, Any]:
+    """One run in a joblib worker, on (memory-mapped) NumPy arrays; a local worker (loky, spawned by the sweep's
+    process `parent`) is killed when that process ends, SIGTERM included: else it trains on, holding its pipes."""
+    if parent and sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it ended before that
+            os._exit(1)
     torch.set_num_threads(threads)
-    data = MnistArrays.from_numpy(arrays)
-    return run(spec, seed, data, results_dir, progress="none", **options)
-
-
-def _ranges(seeds: list[int]) -> str:
-    """[0, 1, 2, 5] -> "0-2, 5"."""
-    groups: list[list[int]] = []
-    for seed in sorted(seeds):
-        if groups and seed == groups[-1][-1] + 1:
-            groups[-1].append(seed)
-        else:
-            groups.append([seed])
-    return ", ".join(f"{g[0]}-{g[-1]}" if len(g) > 1 else f"{g[0]}" for g in groups)
+    return run(spec, seed, MnistArrays.from_numpy(arrays), results_dir, progress="none", **options)
 
 
 def _plan_lines(todo: dict[tuple[RunSpec, int], str], seconds: dict[tuple[RunSpec, int], float | None]) -> list[str]:
-    """What is about to be trained and why, grouped by spec and reason: "lenet5 seeds 0-9: code changed: ..."."""
+    """What is about to be trained and why, grouped by spec and reason: "lenet5 seeds 0-2, 5: code changed: ..."."""
     grouped: dict[tuple[str, str], list[int]] = {}
     for (spec, seed), reason in todo.items():
         grouped.setdefault((spec.name, reason), []).append(seed)
-    lines = [f"  {name} seed{'s' if len(seeds) > 1 else ''} {_ranges(seeds)}: {reason}"
-             for (name, reason), seeds in grouped.items()]
-    known = [s for s in seconds.values() if s]
-    if known:
+    lines = []
+    for (name, reason), seeds in grouped.items():
+        runs = [[s for _, s in g] for _, g in groupby(enumerate(sorted(seeds)), lambda pair: pair[1] - pair[0])]
+        ranges = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
+        lines.append(f"  {name} seed{'s' if len(seeds) > 1 else ''} {ranges}: {reason}")
+    if known := [s for s in seconds.values() if s]:
         lines.append(f"  about {sum(known) / 60:.0f} CPU minutes for the {len(known)} that were trained before")
     return lines
 
@@ -262,14 +270,8 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
           retrain: bool = False, device: str | None = None, jobs: int | str = 1, keep_weights: bool = False,
           score_test: bool = True, progress: str = "none", log: Callable[[str], None] | None = print,
           train_missing: bool = True) -> list[dict[str, Any]]:
-    """Every spec with every seed; current stored runs are loaded, missing and stale ones trained (a stopped sweep
-    resumes). Before training it logs which runs and why (not stored, or which code changed) and the time it takes.
-
-    With jobs > 1 (or "auto") the runs still to train go to joblib's workers, each with its share of the
-    cores as torch threads; every run writes only its own file. A Dask or Ray cluster takes over when the caller
-    wraps the call in `joblib.parallel_config(backend="dask")` (see README). Results come back in sweep order.
-    `train_missing=False` reads current stored runs only: any other is an error naming it (README, tests).
-    """
+    """Every spec with every seed, in order: stored current runs loaded, the others trained after saying why (an error
+    if not `train_missing`), in joblib processes if jobs > 1 (a Dask cluster inside `parallel_config("dask")`)."""
     seeds = list(seeds)
     results_dir = paths.results_dir(results_dir)
     tasks = [(spec, seed) for spec in specs for seed in seeds]
@@ -278,22 +280,21 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
         raise ValueError(f"two specs share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))}): "
                          "each arm needs its own name")
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
+    n_test = len(data.test_labels) if score_test else None
     results: dict[tuple[RunSpec, int], dict[str, Any] | None] = {}
     todo: dict[tuple[RunSpec, int], str] = {}
     seconds: dict[tuple[RunSpec, int], float | None] = {}
     for task in tasks:
-        results[task], why = (None, "retrain asked") if retrain else stored_result(stored_path[task], task[0],
-                                                                                   keep_weights)
+        path = stored_path[task]
+        results[task], why = (None, "retrain asked") if retrain else stored_result(path, task[0], keep_weights, n_test)
         if results[task] is None:
-            todo[task] = why or "retrain asked"
-            old = read_json(stored_path[task]) if stored_path[task].exists() else {}
-            seconds[task] = old.get("seconds")
+            todo[task], old = why, read_json(path) if path.exists() else None
+            seconds[task] = old.get("seconds") if isinstance(old, dict) else None
     if todo and not train_missing:
         raise FileNotFoundError("\n".join([f"{results_dir}: {len(todo)} of {len(tasks)} runs are not current:",
                                            *_plan_lines(todo, seconds), "run `make report` to train them"]))
     n_jobs, threads = plan_jobs(jobs, len(todo), device)
-    if n_jobs == 1:
-        threads = torch.get_num_threads()  # one process trains here, with this process's threads
+    threads = threads if n_jobs > 1 else torch.get_num_threads()  # one process trains here, with its own threads
     if log and todo:
         log("\n".join([f"{len(tasks) - len(todo)} of {len(tasks)} runs stored and current; training {len(todo)} in "
                        f"{n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}:",
@@ -306,25 +307,18 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
             results[spec, seed] = finished(run(spec, seed, data, results_dir, progress=progress, **options))
     elif todo:
         from joblib import Parallel, delayed
+        from joblib.externals.loky import get_reusable_executor
+        from joblib.parallel import get_active_backend
 
-        arrays = data.to_numpy()
-        calls = (delayed(_run_in_worker)(spec, seed, arrays, results_dir, threads, options) for spec, seed in todo)
-        by_id = {stored_path[task].stem: task for task in todo}
+        arrays, by_id = data.to_numpy(), {stored_path[task].stem: task for task in todo}
+        parent = os.getpid() if type(get_active_backend()[0]).__name__ == "LokyBackend" else None  # not Dask or Ray
+        calls = (delayed(_run_in_worker)(spec, seed, arrays, results_dir, threads, options, parent)
+                 for spec, seed in todo)
         for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls):
             results[by_id[result["id"]]] = finished(result)
-        _release_local_workers(n_jobs)
+        if parent:  # idle workers stopped: in a notebook, Jupyter's shutdown would interrupt them (an ERROR logged)
+            get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
     return [results[task] for task in tasks]
-
-
-def _release_local_workers(n_jobs: int) -> None:
-    """Stop joblib's idle worker processes once the sweep is done, rather than keeping them for reuse: in a notebook
-    they would still be in the kernel's process group when Jupyter interrupts it to shut it down, and the build
-    log would show "KeyboardInterrupt caught in kernel" as an ERROR. A Dask or Ray backend is left alone."""
-    from joblib.externals.loky import get_reusable_executor
-    from joblib.parallel import get_active_backend
-
-    if type(get_active_backend()[0]).__name__ == "LokyBackend":
-        get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
 
 
 def _progress(total: int, log: Callable[[str], None] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -335,27 +329,24 @@ def _progress(total: int, log: Callable[[str], None] | None) -> Callable[[dict[s
         count[0] += 1
         if log is not None:
             left = (time.perf_counter() - start) / count[0] * (total - count[0])
-            bar = "#" * round(20 * count[0] / total)
             score = result.get("final_test_acc") or final_val_acc(result)
-            log(f"[{bar:<20}] {count[0]}/{total} {result['name']} seed {result['seed']}: {score:.2%} "
-                f"({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
+            log(f"[{'#' * round(20 * count[0] / total):<20}] {count[0]}/{total} {result['name']} seed "
+                f"{result['seed']}: {score:.2%} ({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
         return result
 
     return done
 
 
 def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
-    """Stored results, optionally only one arm's, sorted by name and seed (files that are not runs are skipped)."""
-    results_dir = paths.results_dir(results_dir)
-    found = [read_json(p) for p in sorted(results_dir.glob("*.json"))]
-    found = [r for r in found if isinstance(r, dict) and "history" in r and (name is None or r.get("name") == name)]
-    return sorted(found, key=lambda r: (r["name"], r["seed"]))
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine()
+    """Stored runs (one arm's), by name and seed, each checked; a JSON file with no history is skipped, warning."""
+    found = []
+    for path in sorted(paths.results_dir(results_dir).glob("*.json")):
+        result = read_json(path)
+        if isinstance(result, dict) and "history" in result:
+            found.append(checked_run(result, path))
+        elif path.name not in _RECORDS:
+            warnings.warn(f"{paths.shown(path)}: not a stored run (no history), skipped", stacklevel=2)
+    return sorted((r for r in found if name in (None, r["name"])), key=lambda r: (r["name"], r["seed"]))
 
 
 def log_stderr(line: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnistlib import paths
+from mnistlib.io import describe_os_error
 from mnistreport import build, export
 from mnistreport.info import REPORT_TOML, load_info
 
@@ -52,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = lambda message, *_a, **_k: print(f"warning: {message}", file=sys.stderr)
         try:
             return _run(args)
-        except (FileNotFoundError, export.NotebookError, RuntimeError, ValueError, ImportError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except (OSError, export.NotebookError, RuntimeError, ValueError, ImportError) as exc:
+            print(f"error: {describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else exc}",
+                  file=sys.stderr)
             return 2
 
 

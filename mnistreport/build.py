@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlib import paths
-from mnistlib.io import atomic_open, atomic_path
+from mnistlib.io import atomic_open, atomic_path, describe_os_error
 
 KERNEL = "mnistlib"  # installed into the virtual environment by `make setup` (ipykernel install --sys-prefix)
 SAMPLE_DIR = paths.BUILD_DIR / "sample"
@@ -392,10 +392,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan_jobs(args.jobs, n_runs=1)
     except ValueError as exc:
         parser.error(str(exc))
+    from mnistlib.data import DataError
     from mnistreport.export import NotebookError
     from mnistreport.readme import update_readme
 
     mode = args.mode
+    if os.environ.get("MNIST_MIRROR"):  # the notebooks run in notebooks/: a relative path is the caller's
+        os.environ["MNIST_MIRROR"] = os.path.abspath(os.environ["MNIST_MIRROR"])
     try:
         if mode == "auto":
             mode = "full" if full_data_available() else "sample"
@@ -403,8 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if mode == "full":
             print("README.md's generated blocks updated" if update_readme()
                   else "README.md's generated blocks already up to date")
-    except (FileNotFoundError, NotebookError, RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (DataError, NotebookError, RuntimeError, ValueError, OSError) as exc:  # data, run store, notebooks, disk
+        print(f"error: {describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -15,6 +15,7 @@ import json
 import sys
 import tempfile
 import uuid
+import warnings
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -24,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnistlib import paths
 from mnistlib.experiments import load_results, load_weights, weights_path
-from mnistlib.io import atomic_open, atomic_path
+from mnistlib.io import atomic_open, atomic_path, describe_os_error
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
 
 ModelOrRun = nn.Module | dict[str, Any]
@@ -86,17 +88,11 @@ def mlp_program(model: CustomMLP, packer: _Packer) -> list[dict[str, Any]]:
     return program
 
 
-def _mlp_from_weights(result: dict[str, Any], results_dir: str | Path | None) -> CustomMLP:
-    """A stored MLP rebuilt with the hidden sizes its weights have (the default shape may have changed since)."""
-    path = weights_path(result, results_dir)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no stored weights for run {result['id']} (train it with keep_weights=True)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _mlp_shaped_like(state: dict[str, torch.Tensor]) -> CustomMLP:
+    """A CustomMLP with the hidden sizes these weights have (the default shape may have changed since)."""
     linear = sorted((k for k in state if k.startswith("layers.") and k.endswith(".weight")),
                     key=lambda k: int(k.split(".")[1]))
-    model = CustomMLP(hidden=tuple(int(state[k].shape[0]) for k in linear[:-1]))
-    model.load_state_dict(state)
-    return model.eval()
+    return CustomMLP(hidden=tuple(int(state[k].shape[0]) for k in linear[:-1]))
 
 
 def _as_model(model: ModelOrRun, results_dir: str | Path | None) -> tuple[nn.Module, str]:
@@ -106,9 +102,8 @@ def _as_model(model: ModelOrRun, results_dir: str | Path | None) -> tuple[nn.Mod
         note = f"{accuracy:.2%} on the test set" if accuracy is not None else ""
         if note and not model.get("data", {}).get("full", True):
             note += " (5,000-digit sample only)"
-        if model["spec"]["model"].startswith("mlp"):
-            return _mlp_from_weights(model, results_dir), note
-        return load_weights(model, results_dir), note
+        mlp = model["spec"]["model"].startswith("mlp")  # read safely either way (`load_weights`)
+        return load_weights(model, results_dir, build=_mlp_shaped_like if mlp else None), note
     return model, ""
 
 
@@ -170,6 +165,13 @@ def demo_page(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None
             f"{demo_html(lenet, mlp, results_dir)}</body></html>\n")
 
 
+def _preference(result: dict[str, Any]) -> tuple[bool, int, str]:
+    """Full MNIST first, then the most training digits, then the newest (a checked run's data may be missing)."""
+    data = result.get("data") or {}
+    return data.get("full") is True, data.get("n_train") if isinstance(data.get("n_train"), int) else 0, \
+        str(result.get("created") or "")
+
+
 def template_runs(results_dir: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Seed 0 of notebook 3's LeNet-5 and CustomMLP runs that have stored weights, preferring full MNIST."""
     found = []
@@ -179,7 +181,7 @@ def template_runs(results_dir: str | Path | None = None) -> tuple[dict[str, Any]
         if not runs:
             raise FileNotFoundError(f"no stored '{name}' run of seed 0 with weights in {results_dir or 'results/'} "
                                     "(notebook 3 trains them; `make report`)")
-        found.append(max(runs, key=lambda r: (r["data"].get("full", False), r["data"]["n_train"], r["created"])))
+        found.append(max(runs, key=_preference))
     return found[0], found[1]
 
 
@@ -216,22 +218,27 @@ def screenshot(page_html: str, png: str | Path, stroke: Sequence[tuple[float, fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the demo as a standalone page (and optionally a screenshot) from the stored seed-0 template runs."""
+    page, png = paths.REPORTS_DIR / "demo.html", paths.FIGURES_DIR / "demo.png"  # the repository's, from anywhere
     parser = argparse.ArgumentParser(prog="python -m mnistreport.demo", description=main.__doc__)
     parser.add_argument("--results-dir", type=Path, default=None, help="run store (default results/)")
-    parser.add_argument("--out", type=Path, default=Path("reports/demo.html"), help="page to write")
-    parser.add_argument("--png", type=Path, default=None, help="also save a screenshot with a drawn 7")
+    parser.add_argument("--out", type=Path, default=page, help=f"page to write (default {paths.shown(page)})")
+    parser.add_argument("--png", type=Path, nargs="?", const=png, default=None,
+                        help=f"also save a screenshot with a drawn 7 (default path {paths.shown(png)})")
     args = parser.parse_args(argv)
-    try:
-        lenet_run, mlp_run = template_runs(args.results_dir)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    page_html = demo_page(lenet_run, mlp_run, args.results_dir)
-    with atomic_open(args.out) as handle:
-        handle.write(page_html)
-    print(f"wrote {args.out} (runs {lenet_run['id']}, {mlp_run['id']})")
-    if args.png:
-        print(f"wrote {screenshot(page_html, args.png)}")
+    with warnings.catch_warnings():  # a file skipped in the run store: one line
+        warnings.showwarning = lambda message, *_a, **_k: print(f"warning: {message}", file=sys.stderr)
+        try:
+            lenet_run, mlp_run = template_runs(args.results_dir)
+            page_html = demo_page(lenet_run, mlp_run, args.results_dir)
+            with atomic_open(args.out) as handle:
+                handle.write(page_html)
+            print(f"wrote {paths.shown(args.out)} (runs {lenet_run['id']}, {mlp_run['id']})")
+            if args.png:
+                print(f"wrote {paths.shown(screenshot(page_html, args.png))}")
+        except (OSError, ValueError, RuntimeError) as exc:  # a missing, malformed or unsafe file: which and why
+            print(f"error: {describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else exc}",
+                  file=sys.stderr)
+            return 2
     return 0
 
 

@@ -1,0 +1,246 @@
+"""Hostile and broken files around the run store (issue 23): wrong-shaped run files, a killed parallel sweep, a missing
+mirror, a malicious weights file. Each ends in one line naming the file and the problem: no traceback, no hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ARMS, N_TEST, REPO
+
+from mnistlib import paths, study
+from mnistlib.experiments import RunSpec, load_results, run_id, stored_result, weights_path
+from mnistlib.io import write_json
+from mnistlib.models import CustomMLP, LeNet5
+from mnistreport import demo
+
+SEEDS = range(4)
+
+
+def one_line_error(stderr: str) -> str:
+    """The one `error: ...` line a command printed, asserting there is nothing else (no traceback)."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+# ------------------------------------------------------------------------------- wrong-shaped files in results/
+@pytest.fixture()
+def recorded(planted):
+    """`planted`'s runs recorded as an experiment, as notebook 3 records the runs later notebooks load."""
+    data, results = planted
+    study.train("arms", ARMS, SEEDS, data, results, log=None)  # all stored and current: nothing trains
+    return data, results, results / f"{run_id(ARMS[0], 0, data)}.json"
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"final_test_acc": None}, "final_test_acc"),
+    ({"final_test_acc": "0.99"}, "final_test_acc"),  # a string used as a number
+    ({"final_test_acc": 99.1}, "final_test_acc"),
+    ({"test_predictions": "0123"}, "test_predictions"),  # shorter than the test set
+    ({"test_predictions": "x" * N_TEST}, "test_predictions"),
+    ({"test_predictions": ...}, "test_predictions"),  # missing
+    ({"seed": "0"}, "seed"),
+    ({"seconds": True}, "seconds"),
+    ({"name": ...}, "name"),
+    ({"spec": ["lenet5"]}, "spec"),
+    ({"code": "abc"}, "code"),
+    ({"history": []}, "history"),
+    ({"history": [{"epoch": 1, "val_acc": "0.99"}]}, "history"),
+])
+def test_a_malformed_run_is_refused_naming_its_file_and_field(recorded, changes, field):
+    """Before: numpy's or a KeyError's message from deep in the study code, naming no file."""
+    data, results, path = recorded
+    stored = {**json.loads(path.read_text()), "data": {"full": False, "n_train": 200, "n_test": N_TEST}}
+    write_json(path, {k: v for k, v in {**stored, **changes}.items() if v is not ...})
+    expected = rf"^{re.escape(paths.shown(path))}: {field} [^\n]*; move it out of [^\n]* or delete it$"
+    for read in (lambda: study.load("arms", data, results),  # notebooks 4-7: sweep(..., train_missing=False)
+                 lambda: stored_result(path, ARMS[0], n_test=N_TEST),
+                 lambda: load_results(results)):
+        with pytest.raises(ValueError, match=expected):
+            read()
+
+
+def test_a_file_that_is_no_run_is_refused_where_a_run_belongs_and_skipped_in_a_listing(recorded):
+    """A JSON list in place of a run, and a stray notes.json: refused by name, or skipped with a warning."""
+    data, results, path = recorded
+    notes = results / "notes.json"
+    write_json(notes, {"todo": "ask about dropout"})
+    skipped = rf"^{re.escape(paths.shown(notes))}: not a stored run \(no history\), skipped$"
+    with pytest.warns(UserWarning, match=skipped):
+        assert len(load_results(results)) == len(ARMS) * len(SEEDS)
+    write_json(path, [])
+    for read in (lambda: study.load("arms", data, results), lambda: stored_result(path, ARMS[0])):
+        with pytest.raises(ValueError, match=rf"^{re.escape(paths.shown(path))}: not a stored run \(no history\)"):
+            read()
+    with pytest.warns(UserWarning) as caught:
+        assert len(load_results(results)) == len(ARMS) * len(SEEDS) - 1
+    assert sorted(Path(str(w.message).split(":")[0]).name for w in caught) == sorted([path.name, notes.name])
+
+
+def test_a_run_not_scored_on_test_is_refused_where_scores_are_needed(recorded):
+    """A validation-only run (score_test=False) stands as it is, but not where the test set is scored."""
+    data, results, path = recorded
+    stored = json.loads(path.read_text())
+    stored.pop("test_predictions")
+    write_json(path, {**stored, "final_test_acc": None})
+    assert stored_result(path, ARMS[0])[0]["id"] == stored["id"]
+    with pytest.raises(ValueError, match="final_test_acc is null, an accuracy from 0 to 1 expected"):
+        stored_result(path, ARMS[0], n_test=N_TEST)
+
+
+def test_every_committed_run_passes_the_check():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for folder in (paths.RESULTS_DIR, paths.RESULTS_DIR / "tuning" / "runs"):
+            assert load_results(folder) or not folder.exists()
+
+
+# ------------------------------------------------------------------------------- SIGTERM on a parallel sweep
+SWEEP = """
+import sys
+from mnistlib.data import MnistArrays, load_sample
+from mnistlib.experiments import RunSpec, sweep
+from mnistlib.training import TrainSettings
+
+d = load_sample()
+tiny = MnistArrays(d.train_images[:256], d.train_labels[:256], d.test_images[:64], d.test_labels[:64], "sample", "")
+spec = RunSpec("mlp", model="mlp", settings=TrainSettings(epochs=100_000, val_size=0))
+sweep([spec], [0, 1], tiny, sys.argv[1], jobs=2, log=lambda line: print(line, flush=True))
+"""
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, set[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), set()).add(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), set()) - found:
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigterm_ends_a_parallel_sweep_its_workers_and_trackers_and_releases_the_pipe(tmp_path: Path):
+    """Before: a loky worker and two resource trackers lived on for over 10 minutes, holding the pipe (| tee)."""
+    proc = subprocess.Popen([sys.executable, "-c", SWEEP, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(list((tmp_path / "checkpoints").glob("*.pt"))) < 2:  # both workers finished an epoch
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+            time.sleep(0.2)
+        started = _descendants(proc.pid)
+        assert len(started) >= 2, started
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)  # returns once every holder of the pipe is gone
+        assert proc.returncode != 0
+        assert "training 2 in 2 processes" in output
+        deadline = time.monotonic() + 5
+        while any(map(_alive, started)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in started if _alive(pid)]
+    finally:
+        for pid in [*_descendants(proc.pid), *started]:  # what this test started, if anything was left
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------------------- the build on bad data
+def test_the_build_with_a_missing_mirror_says_so_in_one_line(tmp_path: Path):
+    """Before: a DataError traceback. A relative mirror path is the caller's (the notebooks run in notebooks/)."""
+    (tmp_path / "data").mkdir()
+    env = {**os.environ, "MNIST_MIRROR": "my mirror", "MNISTLIB_DATA": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "mnistreport", "build"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert one_line_error(done.stderr) == f"error: {tmp_path / 'my mirror'}: MNIST mirror folder does not exist"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize(("given", "exported"), [("my data/mnist", f"{REPO}/my data/mnist"),
+                                                 ("/mnt/my data/mnist", "/mnt/my data/mnist")])
+def test_make_keeps_a_mirror_path_with_a_space_whole(given: str, exported: str):
+    """Before: $(abspath) split "my data/mnist" into two absolute paths."""
+    show = 'show-mirror: ; @printf "%s\\n" "$$MNIST_MIRROR"'
+    done = subprocess.run(["make", "-s", f"--eval={show}", "show-mirror"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "MNIST_MIRROR": given}, timeout=60, check=True)
+    assert done.stdout == exported + "\n"
+
+
+# ------------------------------------------------------------------------------- the demo's command
+def _store_template_runs(results: Path, mlp_weights=None) -> None:
+    """Seed-0 "lenet5" and "mlp" runs with weights, as notebook 3 stores them (not scored: no test set needed)."""
+    torch.manual_seed(0)
+    for name, model in (("lenet5", LeNet5()), ("mlp", CustomMLP())):
+        spec = RunSpec(name, model=name)
+        identifier = f"{name}-seed0-sample100-0000000000"
+        write_json(results / f"{identifier}.json", {
+            "id": identifier, "name": name, "seed": 0, "spec": spec.to_dict(), "parameters": 1, "seconds": 1.0,
+            "data": {"full": False, "n_train": 100, "n_test": 10}, "created": "2026-01-01T00:00:00+0000",
+            "final_test_acc": None, "history": [{"epoch": 1, "train_acc": 0.5}]})
+        weights_path(identifier, results).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), weights_path(identifier, results))
+    if mlp_weights is not None:
+        mlp_weights(weights_path("mlp-seed0-sample100-0000000000", results))
+
+
+class RunsCode:
+    """Unpickling this runs `touch <marker>`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_the_demo_refuses_a_malicious_weights_file_in_one_line(tmp_path: Path):
+    """Before: torch's UnpicklingError traceback (the MLP's weights were read outside `load_weights`)."""
+    marker = tmp_path / "ran"
+    _store_template_runs(tmp_path / "results", lambda path: torch.save({"payload": RunsCode(marker)}, path))
+    done = subprocess.run([sys.executable, "-m", "mnistreport.demo", "--results-dir", str(tmp_path / "results"),
+                           "--out", str(tmp_path / "demo.html")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    line = one_line_error(done.stderr)
+    assert "mlp-seed0-sample100-0000000000.pt: cannot load weights" in line and "could run code, refused" in line
+    assert not marker.exists() and not (tmp_path / "demo.html").exists()
+
+
+def test_the_demo_writes_into_the_repository_from_any_directory(tmp_path: Path, monkeypatch, capsys):
+    """Before: ./reports/demo.html of whatever directory it was run from; a stray notes.json was a KeyError."""
+    _store_template_runs(tmp_path / "results")
+    write_json(tmp_path / "results" / "notes.json", {"todo": "ask about dropout"})
+    repo_reports, elsewhere = tmp_path / "repo" / "reports", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(paths, "REPORTS_DIR", repo_reports)
+    assert demo.main(["--results-dir", str(tmp_path / "results")]) == 0
+    assert (repo_reports / "demo.html").is_file() and not (elsewhere / "reports").exists()
+    assert "notes.json: not a stored run (no history), skipped" in capsys.readouterr().err
