@@ -16,7 +16,8 @@ Every pipeline first runs a short warm-up (a few batches, not timed, weights res
 All pipelines are timed once per round, for `--rounds` interleaved rounds, and the median round counts: on a
 shared machine an epoch's time drifts by a third within minutes, and interleaving spreads that drift evenly.
 With `--max-batches N` only N training and N test batches are timed and the epoch time is extrapolated
-(marked in the table). Results go to benchmarks/results-<device>.json, written atomically.
+(marked in the table). Results go to a new file, benchmarks/results-<device>-<machine>-<date>.json, written
+atomically: a committed result is never overwritten, and README's block shows the newest for each machine.
 
     python benchmarks/bench_epoch.py                      # full epochs, batch 64 and 256, every device present
     python benchmarks/bench_epoch.py --max-batches 200    # extrapolated from 200 batches per phase
@@ -523,6 +524,18 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
+def result_path(folder: Path, device: str, machine: dict[str, Any], started: str) -> Path:
+    """A file of its own for each run, results-<device>-<machine>-<date>.json (-2, -3, ... on the same day): results
+    measured elsewhere or earlier, committed ones included, are never overwritten."""
+    what = machine.get("gpu") or f"{machine['cpu']} {machine['cores_usable']}cores"
+    stem = f"results-{device}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}-{started[:10]}"
+    path, n = folder / f"{stem}.json", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.json"
+    return path
+
+
 def _fmt_x(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
@@ -593,7 +606,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--source", default="auto", help="mnistlib.data.load_mnist source (auto, idx, sample, ...)")
     p.add_argument("--data-dir", type=Path, default=None, help="default: mnistlib's data folder")
-    p.add_argument("--json-dir", type=Path, default=BENCH_DIR, help="where results-<device>.json go")
+    p.add_argument("--json-dir", type=Path, default=BENCH_DIR, help="where results-<device>-<machine>-<date>.json go")
     args = p.parse_args(argv)
     if args.quick:
         args.max_batches = args.max_batches or 3
@@ -673,9 +686,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rows": [asdict(r) for r in rows],
             "targets": check_targets(rows),
         }
-        path = args.json_dir / f"results-{device_name}.json"
+        path = result_path(args.json_dir, device_name, payload["machine"], started)
         write_json(path, payload)
-        print(f"wrote {path}")
+        print(f"wrote {paths.shown(path)}")
     return 0
 
 

@@ -2,8 +2,9 @@
 core (joblib), on the same runs, in interleaved rounds; the median round counts.
 
 A network as small as LeNet-5 gains little from intra-op threads, so several runs side by side use a machine better
-than one run with many threads. This measures by how much, here, and writes benchmarks/results-sweep-<cores>cores.json
-(the README's Performance block reads it).
+than one run with many threads. This measures by how much, here, and writes a new file,
+benchmarks/results-sweep-<machine>-<cores>cores-<date>.json (the README's Performance block shows the newest for each
+machine; committed results are never overwritten).
 
     python benchmarks/bench_sweep.py                  # 4 runs per configuration, 3 rounds
     python benchmarks/bench_sweep.py --runs 2 --rounds 1 --subset 4000   # smoke test
@@ -14,21 +15,36 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from mnistlib import paths
 from mnistlib.data import MnistArrays, load_mnist
 from mnistlib.experiments import RunSpec, sweep
 from mnistlib.io import write_json
 from mnistlib.training import TrainSettings
 
 BENCH_DIR = Path(__file__).resolve().parent
+
+
+def result_path(folder: Path, machine: dict[str, Any], started: str) -> Path:
+    """A file of its own for each run, results-sweep-<machine>-<cores>cores-<date>.json (-2, -3, ... on the same day):
+    results measured elsewhere or earlier, committed ones included, are never overwritten."""
+    cpu = re.sub(r"[^a-z0-9]+", "-", str(machine["cpu"]).lower()).strip("-")
+    stem = f"results-sweep-{cpu}-{machine['cores']}cores-{started[:10]}"
+    path, n = folder / f"{stem}.json", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.json"
+    return path
 
 
 def configurations(cores: int) -> list[tuple[str, int, int]]:
@@ -57,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subset", type=int, default=20_000, help="training images per run")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--source", default="auto")
-    parser.add_argument("--json-dir", type=Path, default=BENCH_DIR, help="where results-sweep-<cores>cores.json goes")
+    parser.add_argument("--json-dir", type=Path, default=BENCH_DIR,
+                        help="where results-sweep-<machine>-<cores>cores-<date>.json goes")
     args = parser.parse_args(argv)
     full = load_mnist(source=args.source, verbose=False)
     data = MnistArrays(full.train_images[:args.subset], full.train_labels[:args.subset], full.test_images,
@@ -90,9 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rows": rows,
         "ratio": ratio,
     }
-    path = args.json_dir / f"results-sweep-{args.cores}cores.json"
+    path = result_path(args.json_dir, payload["machine"], payload["started"])
     write_json(path, payload)
-    print(f"wrote {path.name}")
+    print(f"wrote {paths.shown(path)}")
     return 0
 
 

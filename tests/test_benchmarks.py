@@ -38,7 +38,9 @@ def test_quick_run_prints_the_table_and_writes_json_with_every_pipeline(tmp_path
     for name in ("template", "torchvision", "plain", "mnistlib"):
         assert f"\n{name} " in out, f"no table row for {name}:\n{out}"
 
-    payload = json.loads((tmp_path / "results-cpu.json").read_text())
+    (written,) = tmp_path.glob("results-cpu-*.json")  # a file of its own: results-<device>-<machine>-<date>.json
+    payload = json.loads(written.read_text())
+    assert written.name.endswith(f"cores-{payload['started'][:10]}.json")
     assert payload["machine"]["torch"] == torch.__version__
     assert payload["machine"]["cpu"] and payload["machine"]["torch_threads"] >= 1
     rows = payload["rows"]
@@ -122,9 +124,25 @@ def test_sweep_benchmark_times_both_configurations_on_the_same_runs(bench_sweep,
 
     assert bench_sweep.main(["--runs", "2", "--rounds", "1", "--epochs", "1", "--subset", "600", "--cores", "2",
                              "--source", "sample", "--json-dir", str(tmp_path)]) == 0
-    payload = read_json(tmp_path / "results-sweep-2cores.json")
+    (written,) = tmp_path.glob("results-sweep-*-2cores-*.json")  # results-sweep-<machine>-<cores>cores-<date>.json
+    payload = read_json(written)
     assert [(r["processes"], r["threads"]) for r in payload["rows"]] == [(1, 2), (2, 1)]
     assert payload["ratio"] == payload["rows"][1]["runs_per_hour"] / payload["rows"][0]["runs_per_hour"]
     assert "runs per hour" in capsys.readouterr().out
     block = bench_block(tmp_path)
     assert f"**{payload['ratio']:.2f}x**" in block and "| 2 processes x 1 thread |" in block
+
+
+def test_benchmarks_write_a_new_file_and_never_overwrite_one(bench, bench_sweep, tmp_path):
+    """`make bench` on any machine adds a file; a committed result (same machine, same day) stays as it was."""
+    machine = {"cpu": "AMD EPYC 7B13", "cores_usable": 2, "cores": 2}
+    first = bench.result_path(tmp_path, "cpu", machine, "2026-12-01T10:00:00+0000")
+    assert first.name == "results-cpu-amd-epyc-7b13-2cores-2026-12-01.json"
+    first.write_text("{}")
+    assert bench.result_path(tmp_path, "cpu", machine, "2026-12-01T11:00:00+0000").name.endswith("-2026-12-01-2.json")
+    gpu = bench.result_path(tmp_path, "cuda", {**machine, "gpu": "NVIDIA H200"}, "2026-12-01T10:00:00+0000")
+    assert gpu.name == "results-cuda-nvidia-h200-2026-12-01.json"
+    sweep = bench_sweep.result_path(tmp_path, machine, "2026-12-01T10:00:00+0000")
+    assert sweep.name == "results-sweep-amd-epyc-7b13-2cores-2026-12-01.json"
+    sweep.write_text("{}")
+    assert bench_sweep.result_path(tmp_path, machine, "2026-12-01T12:00:00+0000") != sweep
