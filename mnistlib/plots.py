@@ -18,15 +18,15 @@ from mnistlib.io import atomic_path
 Folder = str | Path | None  # where a figure is written as <name>.png (None: not written)
 Histories = Sequence[list[dict[str, float]]]  # per seed, one record per epoch
 MODEL_COLORS = {"LeNet-5": "#1f77b4", "CustomMLP": "#d62728"}
+VERDICT_COLORS = {stats.HELPS: "#2ca02c", stats.HURTS: "#d62728", stats.HELPS_THIS_TEST_SET: "#98df8a",
+                  stats.HURTS_THIS_TEST_SET: "#ff9896", stats.NO_DIFFERENCE: "#7f7f7f"}
+METRICS = [("train_loss", "Training loss", "loss"), ("train_acc", "Training accuracy", "accuracy (%)"),
+           ("test_loss", "Test loss", "loss"), ("test_acc", "Test accuracy", "accuracy (%)")]
 
 
 def model_color(label: str) -> str:
     """LeNet-5 blue and CustomMLP red in every figure (a label starting with the model's name counts)."""
     return next((color for model, color in MODEL_COLORS.items() if label.startswith(model)), "#2ca02c")
-
-
-METRICS = [("train_loss", "Training loss", "loss"), ("train_acc", "Training accuracy", "accuracy (%)"),
-           ("test_loss", "Test loss", "loss"), ("test_acc", "Test accuracy", "accuracy (%)")]
 
 
 def save(fig: plt.Figure, figures_dir: Folder, name: str, title: str = "", tight: bool = True) -> plt.Figure:
@@ -94,10 +94,6 @@ def four_curves(histories: dict[str, Histories], title: str, figures_dir: Folder
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save(fig, figures_dir, name, title)
-
-
-VERDICT_COLORS = {stats.HELPS: "#2ca02c", stats.HURTS: "#d62728", stats.HELPS_THIS_TEST_SET: "#98df8a",
-                  stats.HURTS_THIS_TEST_SET: "#ff9896", stats.NO_DIFFERENCE: "#7f7f7f"}
 
 
 def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: Folder = None, name: str = "04_accuracy_ci"
