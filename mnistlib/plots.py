@@ -57,14 +57,13 @@ def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, t
 
 
 def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor, figures_dir: Folder = None) -> plt.Figure:
-    """Images per class in each split: MNIST is nearly balanced, so accuracy is a fair summary (headroom for the
-    legend above the bars)."""
+    """Images per class in each split: MNIST is nearly balanced, so accuracy is a fair summary."""
     fig, ax = plt.subplots(figsize=(7, 3))
     digits, train, test = np.arange(10), *(np.bincount(y.numpy(), minlength=10) for y in (train_labels, test_labels))
     ax.bar(digits - 0.2, train, width=0.4, label=f"train ({train.sum():,})")
     ax.bar(digits + 0.2, test, width=0.4, label=f"test ({test.sum():,})")
     ax.set(xticks=digits, xlabel="digit", ylabel="images", ylim=(0, train.max() * 1.25), title="Images per class")
-    ax.legend(loc="upper center", ncols=2, frameon=False)
+    ax.legend(loc="upper center", ncols=2, frameon=False)  # in the headroom ylim leaves above the bars
     return save(fig, figures_dir, "01_class_counts")
 
 
