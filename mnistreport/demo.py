@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import html
+import itertools
 import json
 import sys
 import tempfile
-import uuid
 import warnings
 from collections.abc import Sequence
 from importlib import resources
@@ -135,6 +136,9 @@ def _asset(name: str) -> str:
     return resources.files("mnistreport").joinpath(name).read_text(encoding="utf-8")
 
 
+_CALLS = itertools.count()
+
+
 def demo_html(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None = None) -> str:
     """The demo as one HTML fragment: markup, CSS, JavaScript and both models' weights, nothing fetched.
 
@@ -147,8 +151,9 @@ def demo_html(lenet: ModelOrRun, mlp: ModelOrRun, results_dir: str | Path | None
     with torch.no_grad():
         models = [{"key": "lenet5", "program": lenet5_program(lenet_model, packer)},
                   {"key": "mlp", "program": mlp_program(mlp_model, packer)}]
-    uid = f"mnist-demo-{uuid.uuid4().hex[:12]}"
     spec = json.dumps({"models": models, "weights": packer.base64()}, separators=(",", ":"))
+    # Deterministic (the same notebook rebuilt gives the same bytes) and distinct per call on one page.
+    uid = f"mnist-demo-{hashlib.sha256(spec.encode()).hexdigest()[:8]}-{next(_CALLS)}"
     script = _asset("demo.js")
     if "</script" in script.lower():  # would end the inline script element early
         raise ValueError("demo.js must not contain '</script'")
