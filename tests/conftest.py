@@ -20,6 +20,10 @@ from mnistlib.models import build_model, count_parameters
 from mnistlib.training import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
+# The mirror as .ci/run finds it: $MNIST_MIRROR, else ../shared/mnist beside the repository. Set here, before any test
+# runs, so that `make test` in a clone beside shared/ runs every full-data test (load_mnist(source="auto") reads it).
+if not os.environ.get("MNIST_MIRROR") and (REPO.parent / "shared" / "mnist").is_dir():
+    os.environ["MNIST_MIRROR"] = str((REPO.parent / "shared" / "mnist").resolve())
 # Chromium as root in a container: no sandbox; no background traffic (this machine has no network).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
