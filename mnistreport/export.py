@@ -5,11 +5,25 @@ What reaches a page is decided by cell metadata, the same in every output:
 - tags `remove-cell`, `remove-input`, `remove-output` (nbconvert's TagRemovePreprocessor): the cell, its code
   or its outputs are left out of the report, the PDF and the slides;
 - `slideshow.slide_type` (JupyterLab's property inspector): only cells marked slide, subslide, fragment, `-`
-  or notes reach the deck, outputs only;
+  or notes reach the deck, outputs only; a notes cell becomes the speaker notes (reveal.js, the `S` key) of the
+  slide it follows, and stays in the report as ordinary text;
 - tag `no-slide`: the cell stays in the report but never reaches the deck, even when marked as a slide; as an
   output tag (`display(..., metadata={"tags": ["no-slide"]})`) it keeps one output off the deck;
+- tag `slide-only`: the cell reaches the deck only (a slide's own heading, a big-numbers cell, notes written for
+  the talk), never the report or the PDF;
+- tag `appendix` on a slide's first cell: the whole slide moves to the appendix, after the conclusion;
+- tag `slide-columns`: on a slide, the cell's outputs (tables) stand side by side while they fit the width;
+- tag `takeaway`: the cell's outputs (deck only, like `slide-only`) are gathered, in deck order, on the
+  Takeaways slide that closes the main deck;
+- notebook metadata `mnistreport.deck_order` (a number; default the notebook's position 1, 2, ...): where the
+  notebook's slides come in the deck, so the talk can tell the story in its own order (the report keeps the
+  files' order);
 - printed text (stdout/stderr, e.g. progress lines) never reaches the deck: a slide shows figures, tables and
   Markdown.
+
+The deck: a title slide (report.toml), the main slides, Takeaways, an Appendix contents slide (each entry a link)
+and the appendix slides. Each slide's <section> says which part it is in `data-mnist-part` (title, main,
+takeaways, appendix-contents, appendix).
 """
 
 from __future__ import annotations
@@ -33,7 +47,10 @@ from mnistreport.info import ReportInfo, load_info
 from mnistreport.offline import CSS_IMPORT, make_self_contained, without_machine_paths, write_verified
 
 __all__ = [
+    "APPENDIX_TAG",
     "NO_SLIDE_TAG",
+    "SLIDE_ONLY_TAG",
+    "TAKEAWAY_TAG",
     "NotebookError",
     "export_report",
     "export_slides",
@@ -48,6 +65,11 @@ REMOVE_CELL_TAGS = {"remove-cell", "remove_cell"}
 REMOVE_INPUT_TAGS = {"remove-input", "remove_input"}
 REMOVE_OUTPUT_TAGS = {"remove-output", "remove_output"}
 NO_SLIDE_TAG = "no-slide"
+SLIDE_ONLY_TAG = "slide-only"
+APPENDIX_TAG = "appendix"
+TAKEAWAY_TAG = "takeaway"
+DECK_ORDER_KEY = "deck_order"  # in the notebook's metadata["mnistreport"]
+_HEADING = re.compile(r"^\s{0,3}#{1,3}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 class NotebookError(ValueError):
@@ -83,14 +105,27 @@ def _read_all(notebooks: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, N
     return [(Path(p), _read_notebook(Path(p))) for p in notebooks]
 
 
+def _tags(cell: NotebookNode) -> list[str]:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return tags if isinstance(tags, list) else []
+
+
+def _deck_only(cell: NotebookNode) -> bool:
+    return bool({SLIDE_ONLY_TAG, TAKEAWAY_TAG} & set(_tags(cell)))
+
+
+def _heading_in(text: str) -> str | None:
+    match = _HEADING.search(text or "")
+    return re.sub(r"[*`]", "", match.group(1)).strip() if match else None
+
+
 def _first_heading(nb: NotebookNode) -> str | None:
+    """The first Markdown heading (#, ## or ###) of the report's cells (deck-only cells do not count)."""
     for cell in nb.cells:
-        if cell.get("cell_type") != "markdown":
-            continue
-        for line in cell.get("source", "").splitlines():
-            match = re.match(r"^\s{0,3}#{1,3}\s+(.+?)\s*#*\s*$", line)
-            if match:
-                return re.sub(r"[*`]", "", match.group(1)).strip()
+        if cell.get("cell_type") == "markdown" and not _deck_only(cell):
+            heading = _heading_in(cell.get("source", ""))
+            if heading:
+                return heading
     return None
 
 
@@ -110,7 +145,8 @@ def _merge(parts: list[tuple[Path, NotebookNode]], title: str) -> NotebookNode:
     merged.metadata["title"] = title
     for index, (path, nb) in enumerate(parts):
         cells = [copy.deepcopy(c) for c in nb.cells] or [nbformat.v4.new_markdown_cell("*(empty notebook)*")]
-        section = {"anchor": _anchor(index, path), "file": path.name, "title": _first_heading(nb) or path.stem}
+        section = {"anchor": _anchor(index, path), "file": path.name, "title": _first_heading(nb) or path.stem,
+                   "first": index == 0}
         cells[0].setdefault("metadata", {})["mnistlib_section"] = section
         for position, cell in enumerate(cells):
             cell["id"] = f"nb{index + 1}-{position}"
@@ -120,11 +156,12 @@ def _merge(parts: list[tuple[Path, NotebookNode]], title: str) -> NotebookNode:
 
 
 def remove_tagged(nb: NotebookNode, *, slides: bool = False) -> NotebookNode:
-    """Apply the tags with nbconvert's TagRemovePreprocessor (in place); for slides, `no-slide` too."""
+    """Apply the tags with nbconvert's TagRemovePreprocessor (in place): for slides `no-slide` too, for the report
+    the deck-only cells (`slide-only`, `takeaway`)."""
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     preprocessor = TagRemovePreprocessor(
-        remove_cell_tags=REMOVE_CELL_TAGS | ({NO_SLIDE_TAG} if slides else set()),
+        remove_cell_tags=REMOVE_CELL_TAGS | ({NO_SLIDE_TAG} if slides else {SLIDE_ONLY_TAG, TAKEAWAY_TAG}),
         remove_input_tags=REMOVE_INPUT_TAGS,
         remove_all_outputs_tags=REMOVE_OUTPUT_TAGS,
         remove_single_output_tags={NO_SLIDE_TAG} if slides else set(),
@@ -164,7 +201,8 @@ _REPORT_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block any_cell scoped -%}
 {%- set section = cell.metadata.get('mnistlib_section') -%}
 {%- if section -%}
-<div class="mnist-section-start" id="{{ section.anchor }}"><span>{{ section.file | escape_html }}</span>
+<div class="mnist-section-start{{ ' mnist-first' if section.first }}" id="{{ section.anchor }}">
+<span>{{ section.file | escape_html }}</span>
 <a href="#mnist-top">&uarr; contents</a></div>
 {%- endif -%}
 {{ super() }}
@@ -196,15 +234,26 @@ details.mnist-code[open] > summary { margin-bottom: 0.2rem; }
 .jp-RenderedImage img { max-width: 100%; height: auto; }
 .jp-RenderedHTMLCommon table { font-size: 0.85rem; }
 .jp-OutputArea-output pre { white-space: pre-wrap; }
-/* Printed (make pdf): A4, code folded as on screen, no cell, figure or table cut across two pages. */
+/* The live demo is interactive: on paper its screenshot stands in for it (see _demo_for_print). */
+.mnist-print-only { display: none; }
+.mnist-print-only img { max-width: 100%; height: auto; }
+.mnist-print-only figcaption { color: #555; font-size: 0.9em; }
+/* Printed (make pdf): A4; no code and no "Code" folds; every table whole (it wraps and shrinks to the page's width);
+   no cell, figure or table cut across two pages; each notebook after the first from a new page. */
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   body.jp-Notebook { max-width: none; padding: 0; font-size: 11pt; }
-  .mnist-section-start a { display: none; }
+  .mnist-section-start a, details.mnist-code, .jp-CodeCell.jp-mod-noOutputs { display: none; }
+  .mnist-print-only { display: block; }
+  .mnist-demo { display: none !important; }
+  .jp-OutputArea-output { overflow: visible; }
+  .jp-RenderedHTMLCommon table { table-layout: auto; width: auto; max-width: 100%; font-size: 8pt;
+    margin: 0 0 0.6em; }
+  .jp-RenderedHTMLCommon :is(th, td) { white-space: normal; overflow-wrap: anywhere; padding: 1.5pt 3pt; }
   .jp-Cell, .jp-OutputArea-child, .jp-RenderedImage, .jp-RenderedHTMLCommon table, figure, pre {
     break-inside: avoid; page-break-inside: avoid; }
   h1, h2, h3, .mnist-section-start { break-after: avoid; page-break-after: avoid; }
-  .mnist-section-start { break-before: page; }
+  .mnist-section-start:not(.mnist-first) { break-before: page; }
   .jp-RenderedImage img { max-height: 240mm; }
 }
 """
@@ -245,7 +294,28 @@ def report_html(notebooks: Sequence[str | os.PathLike[str]], info: ReportInfo | 
         },
     }
     html, _ = _html_exporter(_REPORT_TEMPLATE).from_notebook_node(nb, resources=resources)
-    return make_self_contained(without_machine_paths(html))
+    return make_self_contained(without_machine_paths(_demo_for_print(html, parts[0][0].resolve().parent)))
+
+
+DEMO_SCREENSHOT = Path("figures") / "demo.png"  # beside the notebooks' folder: figures/ or build/sample/figures/
+
+
+def _demo_for_print(html: str, notebooks_dir: Path) -> str:
+    """Before each live demo, a print-only stand-in: the demo's screenshot (`python -m mnistreport.demo --png`) from
+    the figures folder beside the notebooks', else a line saying where the demo runs. On screen only the demo
+    shows, on paper only the stand-in (_REPORT_CSS)."""
+    if 'class="mnist-demo"' not in html:
+        return html
+    shot = notebooks_dir.parent / DEMO_SCREENSHOT
+    where = "The live demo runs in the HTML report and in the slide deck"
+    if shot.is_file():
+        data = base64.b64encode(shot.read_bytes()).decode("ascii")
+        stand_in = (f'<figure class="mnist-print-only"><img alt="Screenshot of the live demo" '
+                    f'src="data:image/png;base64,{data}"><figcaption>Screenshot of the live demo '
+                    f"({DEMO_SCREENSHOT.as_posix()}). {where}.</figcaption></figure>")
+    else:
+        stand_in = f'<p class="mnist-print-only"><em>{where}; it cannot be printed.</em></p>'
+    return html.replace('<div class="mnist-demo"', stand_in + '<div class="mnist-demo"')
 
 
 def export_report(
@@ -288,24 +358,25 @@ _SLIDES_TEMPLATE = r"""{%- extends 'base.html.j2' -%}
 <script>
 Reveal.initialize({
   hash: true, controls: true, progress: true, slideNumber: 'c/t', transition: 'slide',
-  width: 1280, height: 800, margin: 0.02, center: true, keyboard: true,
+  width: 1280, height: 800, margin: 0.02, center: false, keyboard: true,
   plugins: (typeof RevealNotes !== 'undefined') ? [RevealNotes] : []
 }).then(() => mnistFit(Reveal.getCurrentSlide()));
-// Fill the slide (a projector at 1280x800 or 1024x768): tables take the largest font that fits the slide's
-// width and height (no smaller than 14px), figures the largest size that fits beside the slide's other content.
+// Fill the slide (a projector at 1280x800 or 1024x768): tables take the largest font that fits the slide's width
+// and height, from 30 down to 24 slide pixels (18 px on a 1024x768 screen; they wrap before going smaller), then
+// figures the largest size that fits beside the slide's other content: the slide's width, or what height is left.
+const MNIST_TABLE_PX = [30, 24];
 function mnistFit(slide) {
   if (!slide) { return; }
-  const limit = Reveal.getConfig().height - 16;
-  const fits = () => slide.scrollHeight <= limit &&
-    tables.every((t) => t.getBoundingClientRect().width <= slide.getBoundingClientRect().width + 1);
+  const limit = Reveal.getConfig().height;
   const tables = Array.from(slide.querySelectorAll('.jp-RenderedHTMLCommon table'));
   const imgs = Array.from(slide.querySelectorAll('.jp-RenderedImage img'));
-  imgs.forEach((i) => { i.style.height = '120px'; });  // tables first, with figures at their smallest
+  const fits = () => slide.scrollHeight <= limit && tables.every((t) => t.scrollWidth <= slide.clientWidth);
+  imgs.forEach((i) => { i.style.height = '80px'; });  // tables first, with figures at their smallest
   if (tables.length) {
     let done = false;
     for (const wrap of ['nowrap', 'normal']) {
       tables.forEach((t) => { t.style.whiteSpace = wrap; });
-      for (let px = 26; px >= 14 && !done; px--) {
+      for (let px = MNIST_TABLE_PX[0]; px >= MNIST_TABLE_PX[1] && !done; px--) {
         tables.forEach((t) => { t.style.fontSize = px + 'px'; });
         done = fits();
       }
@@ -313,16 +384,18 @@ function mnistFit(slide) {
     }
   }
   if (imgs.length) {
-    const width = slide.getBoundingClientRect().width / (Reveal.getScale() || 1);
-    let h = limit;
-    for (let k = 0; k < 40; k++) {
-      imgs.forEach((i) => {
-        const aspect = i.naturalWidth ? i.naturalHeight / i.naturalWidth : 0.75;
-        i.style.height = Math.floor(Math.min(h, width * aspect)) + 'px';
-      });
-      if (fits() || h <= 120) { break; }
-      h = Math.floor(h * 0.95);
+    const width = slide.clientWidth - 8;
+    const size = (h) => imgs.forEach((i) => {
+      const aspect = i.naturalWidth ? i.naturalHeight / i.naturalWidth : 0.75;
+      i.style.height = Math.floor(Math.min(h, width * aspect)) + 'px';
+    });
+    let low = 80, high = limit;
+    for (let k = 0; k < 12; k++) {
+      const mid = (low + high) / 2;
+      size(mid);
+      if (fits()) { low = mid; } else { high = mid; }
     }
+    size(low);
   }
   Reveal.layout();
 }
@@ -337,28 +410,52 @@ Reveal.on('resize', () => mnistFit(Reveal.getCurrentSlide()));
 """
 
 _SLIDES_CSS = """
-:root { --jp-ui-font-size1: 22px; --jp-content-font-size1: 22px; --jp-code-font-size: 18px; }
+/* Slide pixels: the deck is 1280x800 and reveal.js scales it to the screen (x0.78 on a 1024x768 projector), so
+   text is at least 24 slide pixels (18 px there), headings larger. */
+:root { --jp-ui-font-size1: 28px; --jp-content-font-size1: 28px; --jp-code-font-size: 24px;
+  --jp-content-line-height: 1.3; }
 html, body { height: 100%; margin: 0; }
-.reveal { font-size: 30px; }
-.reveal .slides section img { max-width: 100%; width: auto; height: auto; margin: 0.2em auto; display: block;
+.reveal { font-size: 28px; }
+.reveal .slides section { box-sizing: border-box; padding: 14px 40px 0; text-align: left; }
+.reveal .slides section img { max-width: 100%; width: auto; height: auto; margin: 0.1em auto; display: block;
   object-fit: contain; }
 .reveal .jp-RenderedImage, .reveal .jp-OutputArea-output { width: 100%; max-width: 100%; }
-.reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
+.reveal .jp-OutputArea-output { overflow: visible; }
+.reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; text-align: left; color: #222; }
 .reveal :is(h1, .jp-RenderedHTMLCommon h1) { font-size: 56px; }
-.reveal :is(h2, .jp-RenderedHTMLCommon h2) { font-size: 40px; margin-bottom: 0.4em; }
-.reveal :is(h3, .jp-RenderedHTMLCommon h3) { font-size: 32px; }
-.reveal table { font-size: 20px; margin: 0.3em auto; }
-/* JupyterLab sets 12px on every cell: too small projected; the deck's script sizes each table to its slide. */
-.reveal .jp-RenderedHTMLCommon :is(td, th, caption) { font-size: inherit; }
+.reveal :is(h2, .jp-RenderedHTMLCommon h2) { font-size: 44px; margin: 0 0 0.35em; }
+.reveal :is(h3, .jp-RenderedHTMLCommon h3) { font-size: 34px; }
+.reveal .jp-RenderedHTMLCommon :is(p, li) { font-size: 28px; line-height: 1.3; }
+.reveal .jp-RenderedHTMLCommon :is(ul, ol) { margin: 0.2em 0 0.2em 1.2em; }
+.reveal .jp-RenderedHTMLCommon li { margin: 0.15em 0; }
+.reveal table { font-size: 30px; margin: 0.3em auto; }
+/* JupyterLab sets its own size on every cell: the deck's script sizes each table to its slide (24 px at least). */
+.reveal .jp-RenderedHTMLCommon :is(td, th, caption) { font-size: inherit; padding: 0.2em 0.45em; }
 .reveal .jp-RenderedHTMLCommon th { white-space: normal; }
-.reveal .jp-OutputArea-output pre { font-size: 0.6em; max-height: 520px; overflow: auto; white-space: pre-wrap; }
-.reveal .jp-Notebook-cell { padding: 0; }
+.reveal .jp-OutputArea-output pre { font-size: 24px; max-height: 520px; overflow: auto; white-space: pre-wrap; }
+.reveal .jp-Notebook-cell, .reveal .jp-Cell { padding: 0; }
+.reveal .jp-OutputArea-child { margin: 0; }
+.reveal .celltag_slide-columns .jp-OutputArea { display: flex; flex-wrap: wrap; justify-content: center;
+  gap: 0 36px; }
+.reveal .celltag_slide-columns .jp-OutputArea-output { width: auto; }
+/* The live demo's panel scales with its own font size (mnistreport/demo.css): its smallest captions at 24px. */
+.reveal .slides .mnist-demo { font-size: 30px; margin: 0 auto; }
+.reveal .mnist-title-slide { margin-top: 150px; }
 .reveal .mnist-title-slide, .reveal .mnist-title-slide h1, .reveal .mnist-title-slide p { text-align: center; }
-.reveal .mnist-title-slide h1 { font-size: 2.1em; margin-bottom: 0.6em; }
-.reveal .mnist-subtitle { font-size: 1.1em; color: #444; }
-.reveal .mnist-author { font-size: 0.9em; margin-top: 1.2em; }
-.reveal .mnist-course { font-size: 0.8em; color: #555; }
-.reveal .mnist-date { font-size: 0.8em; color: #777; margin-top: 1.2em; }
+.reveal .mnist-title-slide h1 { font-size: 60px; margin-bottom: 0.5em; }
+.reveal .mnist-subtitle { font-size: 32px; color: #444; }
+.reveal .mnist-author { font-size: 30px; margin-top: 1.4em; }
+.reveal .mnist-course { font-size: 28px; color: #555; }
+.reveal .mnist-date { font-size: 28px; color: #666; margin-top: 1em; }
+/* A big-numbers slide: numbers the audience reads from the back of the room, each with what it is. */
+.reveal .mnist-big { display: flex; justify-content: center; gap: 120px; margin: 40px 0 24px; text-align: center; }
+.reveal .mnist-big-number { font-size: 120px; font-weight: 700; line-height: 1.05; }
+.reveal .mnist-big-label { font-size: 36px; font-weight: 600; }
+.reveal .mnist-big-line { font-size: 36px; text-align: center; margin: 16px 0; }
+.reveal .mnist-small { font-size: 26px; color: #444; text-align: center; }
+.reveal .mnist-appendix-list ol { columns: 2; column-gap: 48px; font-size: 26px; }
+.reveal .mnist-appendix-list :is(li, p) { font-size: 26px; }
+.reveal .mnist-appendix-list a { color: #1f4e8c; }
 """
 
 
@@ -452,6 +549,86 @@ def _select_slides(nb: NotebookNode) -> list[NotebookNode]:
     return chosen
 
 
+def _set_type(cell: NotebookNode, kind: str) -> NotebookNode:
+    cell.metadata["slideshow"] = {**(cell.metadata.get("slideshow") or {}), "slide_type": kind}
+    return cell
+
+
+def _mark(cell: NotebookNode, part: str) -> NotebookNode:
+    """The slide this cell starts says which part of the deck it is in: <section data-mnist-part="...">."""
+    cell.metadata.setdefault("slideshow", {})["data"] = {"mnist_part": part}
+    return cell
+
+
+def _slide_groups(cells: list[NotebookNode]) -> list[list[NotebookNode]]:
+    """Cells cut into slides: each slide from a cell of type slide to the next; notes that come before a
+    notebook's first slide go with that slide."""
+    groups: list[list[NotebookNode]] = []
+    leading: list[NotebookNode] = []
+    for cell in cells:
+        if not groups and _slide_type(cell) == "notes":
+            leading.append(cell)
+        elif not groups or _slide_type(cell) == "slide":
+            groups.append([cell])
+        else:
+            groups[-1].append(cell)
+    if groups:
+        if _slide_type(groups[0][0]) != "slide":
+            _set_type(groups[0][0], "slide")
+        groups[0][1:1] = leading
+    return groups
+
+
+def _deck_order(position: int, nb: NotebookNode) -> float:
+    value = (nb.metadata.get("mnistreport") or {}).get(DECK_ORDER_KEY, position + 1)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotebookError(f"metadata mnistreport.{DECK_ORDER_KEY} must be a number, got {value!r}")
+    return float(value)
+
+
+def _deck_parts(parts: list[tuple[Path, NotebookNode]]
+                ) -> tuple[list[list[NotebookNode]], list[NotebookNode], list[list[NotebookNode]]]:
+    """The chosen cells of every notebook in deck order: main slides, takeaway cells, appendix slides."""
+    order = sorted(range(len(parts)), key=lambda i: (_deck_order(i, parts[i][1]), i))
+    main: list[list[NotebookNode]] = []
+    takeaways: list[NotebookNode] = []
+    appendix: list[list[NotebookNode]] = []
+    for index in order:
+        chosen = _select_slides(parts[index][1])
+        takeaways += [c for c in chosen if TAKEAWAY_TAG in _tags(c)]
+        for group in _slide_groups([c for c in chosen if TAKEAWAY_TAG not in _tags(c)]):
+            in_appendix = APPENDIX_TAG in _tags(group[0])
+            _mark(group[0], "appendix" if in_appendix else "main")
+            (appendix if in_appendix else main).append(group)
+    return main, takeaways, appendix
+
+
+def _slide_title(group: list[NotebookNode]) -> str:
+    """A slide's first heading, in a Markdown cell or a Markdown output."""
+    for cell in group:
+        texts = [cell.get("source", "")] if cell.get("cell_type") == "markdown" else [
+            o.get("data", {}).get("text/markdown", "") for o in cell.get("outputs", [])]
+        for text in texts:
+            heading = _heading_in(text)
+            if heading:
+                return heading
+    return "(untitled slide)"
+
+
+def _takeaways_slide(cells: list[NotebookNode]) -> list[NotebookNode]:
+    """The conclusion: a heading, then every takeaway cell's outputs in deck order (notes stay notes)."""
+    head = _mark(_set_type(nbformat.v4.new_markdown_cell("## Takeaways"), "slide"), "takeaways")
+    return [head] + [_set_type(c, "-") if _slide_type(c) in {"slide", "subslide"} else c for c in cells]
+
+
+def _appendix_contents(titles: list[str], first: int) -> NotebookNode:
+    """The slide after the conclusion: one link per appendix slide (reveal.js follows #/<slide index>)."""
+    items = "".join(f'<li><a href="#/{first + k}">{html_lib.escape(t)}</a></li>' for k, t in enumerate(titles))
+    cell = nbformat.v4.new_markdown_cell(
+        f'## Appendix\n\n<div class="mnist-appendix-list"><p>Details for questions:</p><ol>{items}</ol></div>')
+    return _mark(_set_type(cell, "slide"), "appendix-contents")
+
+
 def _title_cell(title: str, info: ReportInfo) -> NotebookNode:
     esc = html_lib.escape
     parts = [f'<div class="mnist-title-slide">\n<h1>{esc(title)}</h1>']
@@ -474,20 +651,28 @@ def export_slides(
     info: ReportInfo | None = None,
     reveal_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """One offline reveal.js deck: a title slide (`info`, default report.toml), then the cells chosen via
-    metadata.slideshow, outputs only; speaker notes (slide type notes) on the `S` key."""
+    """One offline reveal.js deck: a title slide (`info`, default report.toml), the main slides chosen via
+    metadata.slideshow (outputs only, speaker notes on the `S` key), Takeaways, then the appendix (module docstring)."""
     from nbconvert import SlidesExporter
 
     info = info or load_info()
     parts = _read_all(notebooks)
     title = _title(info, parts)
     assets = _reveal_resources(reveal_dir)  # fail early, before rendering, when reveal.js cannot be found
-    chosen = [(path, nbformat.v4.new_notebook(cells=_select_slides(nb), metadata=nb.metadata)) for path, nb in parts]
-    if not any(nb.cells for _, nb in chosen):
+    main, takeaways, appendix = _deck_parts(parts)
+    if not (main or takeaways or appendix):
         warnings.warn("no cell has slideshow metadata: the deck only has its title slide", stacklevel=2)
-    nb = _merge([(p, n) for p, n in chosen if n.cells] or chosen[:1], title)
-    nb.cells = [c for c in nb.cells if _slide_type(c) != "skip"]
-    nb.cells.insert(0, _title_cell(title, info))
+    cells = [_mark(_title_cell(title, info), "title")] + [cell for group in main for cell in group]
+    if takeaways:
+        cells += _takeaways_slide(takeaways)
+    if appendix:
+        first = 1 + len(main) + bool(takeaways) + 1  # title, main slides, takeaways, this contents slide
+        cells.append(_appendix_contents([_slide_title(group) for group in appendix], first))
+        cells += [cell for group in appendix for cell in group]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(parts[0][1].metadata))
+    nb.metadata["title"] = title
+    for position, cell in enumerate(nb.cells):
+        cell["id"] = f"deck-{position}"
     resources = {
         "metadata": {"name": title, "path": str(parts[0][0].resolve().parent)},
         "mnistlib": {"title": title, "css": _SLIDES_CSS, **assets},
@@ -503,5 +688,3 @@ def export_slides(
     )
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return write_verified(make_self_contained(without_machine_paths(html)), Path(out_html))
-
-
