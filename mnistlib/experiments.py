@@ -1,5 +1,4 @@
-"""The run store: each (spec, seed, data) trains once, stored as JSON with digests of its code (stale once that
-changes: never returned, trained again after saying why); sweeps resume, in parallel processes if asked."""
+"""The run store: each (spec, seed, data) trains once, stored as JSON with digests of its code; sweeps resume."""
 
 from __future__ import annotations
 
@@ -15,9 +14,9 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from itertools import groupby
+from itertools import groupby, product
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -83,8 +82,7 @@ def run_id(spec: RunSpec, seed: int, data: MnistArrays) -> str:
 
 @functools.cache
 def _code(model: str, batch_norm: bool, dropout: float, augment: bool, permuted: bool) -> dict[str, str]:
-    roots: list[Any] = [type(build_model(model, batch_norm=batch_norm, dropout=dropout)), fit, seed_everything,
-                        predict]
+    roots: list[Any] = [type(build_model(model, batch_norm=batch_norm, dropout=dropout)), fit, seed_everything, predict]
     roots += [RandomAffine] * augment + [MnistArrays.with_permuted_pixels] * permuted
     return code_digests(roots)
 
@@ -100,28 +98,22 @@ def stale_reason(result: dict[str, Any], spec: RunSpec) -> str | None:
     return f"code changed: {', '.join(names)}" if names else None
 
 
-# What a stored run holds ("?": may be missing or null), checked whenever one is read.
-_KINDS = {"text": str, "a whole number": int, "a number": int | float, "an object": dict, "a list": list}
-_FIELDS = {"id": "text", "name": "text", "seed": "a whole number", "spec": "an object", "history": "a list",
-           "parameters": "a whole number", "seconds": "a number", "code": "an object?", "data": "an object?",
-           "created": "text?", "final_test_acc": "a number?", "test_predictions": "text?"}
-_RECORDS = ("reproduction.json",)  # the study's own files beside the runs, which are not runs
+_FIELDS = {"id": str, "name": str, "seed": int, "spec": dict, "history": list, "parameters": int,
+           "seconds": int | float, "code": dict | None, "data": dict | None, "created": str | None,
+           "final_test_acc": int | float | None, "test_predictions": str | None}  # checked whenever a run is read
 
 
 def checked_run(result: Any, path: Path, n_test: int | None = None) -> dict[str, Any]:
     """`result`, read from `path`, if a well-formed run (scored on `n_test` images if given), else a ValueError."""
-    def refuse(why: str) -> None:
+    def refuse(why: str) -> NoReturn:
         raise ValueError(f"{paths.shown(path)}: {why}; move it out of {paths.shown(path.parent)} or delete it")
-
     if not isinstance(result, dict) or "history" not in result:
         refuse("not a stored run (no history)")
     for key, kind in _FIELDS.items():
-        value, want = result.get(key), kind.rstrip("?")
-        if (value is not None or kind == want) and (isinstance(value, bool) or not isinstance(value, _KINDS[want])):
-            refuse(f"{key} is {json.dumps(value)[:40] if key in result else 'missing'}, {want} expected")
+        if isinstance(result.get(key), bool) or not isinstance(result.get(key), kind):
+            refuse(f"{key} is {json.dumps(result.get(key))[:40]}, {getattr(kind, '__name__', kind)} expected")
     history, accuracy, predicted = result["history"], result.get("final_test_acc"), result.get("test_predictions")
-    if not history or not all(isinstance(h, dict) and all(isinstance(v, int | float) and not isinstance(v, bool)
-                                                           for v in h.values()) for h in history):
+    if not history or not all(isinstance(h, dict) and {type(v) for v in h.values()} <= {int, float} for h in history):
         refuse("history is not a list of epoch records of numbers")
     if not isinstance(result["spec"].get("model"), str):
         refuse("spec names no model")
@@ -210,8 +202,7 @@ def predict(model: torch.nn.Module, batches: Iterable, device: torch.device | st
 
 def final_val_acc(result: dict[str, Any]) -> float:
     """A run's validation accuracy after its last epoch, read from its history (every run with a split has it)."""
-    last = result["history"][-1]
-    if "val_acc" not in last:
+    if "val_acc" not in (last := result["history"][-1]):
         raise ValueError(f"run {result['id']} has no validation split (val_size=0): no validation accuracy")
     return float(last["val_acc"])
 
@@ -219,13 +210,10 @@ def final_val_acc(result: dict[str, Any]) -> float:
 def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False,
                   n_test: int | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """(the run at `path`, None) if current for `spec`, else (None, why not); a ValueError if not a run."""
-    if not path.exists():
-        return None, "not stored"
-    if keep_weights and not weights_path(path.stem, path.parent).exists():
-        return None, "weights not stored"
+    if not path.exists() or keep_weights and not weights_path(path.stem, path.parent).exists():
+        return None, "weights not stored" if path.exists() else "not stored"
     result = checked_run(read_json(path), path, n_test)
-    reason = stale_reason(result, spec)
-    return (None, reason) if reason else (result, None)
+    return (None, reason) if (reason := stale_reason(result, spec)) else (result, None)
 
 
 def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: int | None = None) -> tuple[int, int]:
@@ -240,30 +228,27 @@ def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: in
 
 
 def _run_in_worker(spec: RunSpec, seed: int, arrays: dict[str, Any], results_dir: Path, threads: int,
-                   options: dict[str, Any], parent: int | None) -> dict[str, Any]:
-    """One run in a joblib worker, on (memory-mapped) NumPy arrays; a local worker (loky, spawned by the sweep's
-    process `parent`) is killed when that process ends, SIGTERM included: else it trains on, holding its pipes."""
+                   options: dict[str, Any], parent: int) -> dict[str, Any]:
+    """One run in a joblib worker; a local one dies with the sweep's process (`parent`), else it trains on."""
     if parent and sys.platform == "linux":
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # it ended before that
-            os._exit(1)
     torch.set_num_threads(threads)
     return run(spec, seed, MnistArrays.from_numpy(arrays), results_dir, progress="none", **options)
 
 
-def _plan_lines(todo: dict[tuple[RunSpec, int], str], seconds: dict[tuple[RunSpec, int], float | None]) -> list[str]:
+def _plan(header: str, todo: dict[tuple[RunSpec, int], tuple[str, float | None]], *after: str) -> str:
     """What is about to be trained and why, grouped by spec and reason: "lenet5 seeds 0-2, 5: code changed: ..."."""
     grouped: dict[tuple[str, str], list[int]] = {}
-    for (spec, seed), reason in todo.items():
+    for (spec, seed), (reason, _) in todo.items():
         grouped.setdefault((spec.name, reason), []).append(seed)
-    lines = []
+    lines = [header]
     for (name, reason), seeds in grouped.items():
         runs = [[s for _, s in g] for _, g in groupby(enumerate(sorted(seeds)), lambda pair: pair[1] - pair[0])]
         ranges = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
         lines.append(f"  {name} seed{'s' if len(seeds) > 1 else ''} {ranges}: {reason}")
-    if known := [s for s in seconds.values() if s]:
+    if known := [s for _, s in todo.values() if s]:
         lines.append(f"  about {sum(known) / 60:.0f} CPU minutes for the {len(known)} that were trained before")
-    return lines
+    return "\n".join([*lines, *after])
 
 
 def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, results_dir: str | Path | None = None, *,
@@ -272,79 +257,60 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
           train_missing: bool = True) -> list[dict[str, Any]]:
     """Every spec with every seed, in order: stored current runs loaded, the others trained after saying why (an error
     if not `train_missing`), in joblib processes if jobs > 1 (a Dask cluster inside `parallel_config("dask")`)."""
-    seeds = list(seeds)
+    tasks = list(product(specs, seeds))
+    if len({spec.name for spec in specs}) < len(specs):
+        twice = sorted({s.name for s in specs if [t.name for t in specs].count(s.name) > 1})
+        raise ValueError(f"two specs share a name ({', '.join(twice)}): each arm needs its own name")
     results_dir = paths.results_dir(results_dir)
-    tasks = [(spec, seed) for spec in specs for seed in seeds]
-    names = [spec.name for spec in specs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two specs share a name ({', '.join(sorted({n for n in names if names.count(n) > 1}))}): "
-                         "each arm needs its own name")
     stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
     n_test = len(data.test_labels) if score_test else None
     results: dict[tuple[RunSpec, int], dict[str, Any] | None] = {}
-    todo: dict[tuple[RunSpec, int], str] = {}
-    seconds: dict[tuple[RunSpec, int], float | None] = {}
-    for task in tasks:
-        path = stored_path[task]
+    todo: dict[tuple[RunSpec, int], tuple[str, float | None]] = {}  # why it trains, and how long it took before
+    for task, path in stored_path.items():
         results[task], why = (None, "retrain asked") if retrain else stored_result(path, task[0], keep_weights, n_test)
         if results[task] is None:
-            todo[task], old = why, read_json(path) if path.exists() else None
-            seconds[task] = old.get("seconds") if isinstance(old, dict) else None
+            old = read_json(path) if path.exists() else None
+            todo[task] = why, old.get("seconds") if isinstance(old, dict) else None
     if todo and not train_missing:
-        raise FileNotFoundError("\n".join([f"{results_dir}: {len(todo)} of {len(tasks)} runs are not current:",
-                                           *_plan_lines(todo, seconds), "run `make report` to train them"]))
+        raise FileNotFoundError(_plan(f"{results_dir}: {len(todo)} of {len(tasks)} runs are not current:", todo,
+                                      "run `make report` to train them"))
     n_jobs, threads = plan_jobs(jobs, len(todo), device)
     threads = threads if n_jobs > 1 else torch.get_num_threads()  # one process trains here, with its own threads
     if log and todo:
-        log("\n".join([f"{len(tasks) - len(todo)} of {len(tasks)} runs stored and current; training {len(todo)} in "
-                       f"{n_jobs} process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}:",
-                       *_plan_lines(todo, seconds)]))
-    results_dir.mkdir(parents=True, exist_ok=True)
-    finished = _progress(len(todo), log)
-    options = {"retrain": retrain, "device": device, "keep_weights": keep_weights, "score_test": score_test}
-    if n_jobs == 1:
-        for spec, seed in todo:
-            results[spec, seed] = finished(run(spec, seed, data, results_dir, progress=progress, **options))
-    elif todo:
+        log(_plan(f"{len(tasks) - len(todo)} of {len(tasks)} runs stored and current; training {len(todo)} in {n_jobs} "
+                  f"process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}:", todo))
+    options, parent = {"retrain": retrain, "device": device, "keep_weights": keep_weights, "score_test": score_test}, 0
+    if n_jobs == 1 or not todo:
+        finished = (run(spec, seed, data, results_dir, progress=progress, **options) for spec, seed in todo)
+    else:
         from joblib import Parallel, delayed
         from joblib.externals.loky import get_reusable_executor
         from joblib.parallel import get_active_backend
 
-        arrays, by_id = data.to_numpy(), {stored_path[task].stem: task for task in todo}
-        parent = os.getpid() if type(get_active_backend()[0]).__name__ == "LokyBackend" else None  # not Dask or Ray
-        calls = (delayed(_run_in_worker)(spec, seed, arrays, results_dir, threads, options, parent)
-                 for spec, seed in todo)
-        for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls):
-            results[by_id[result["id"]]] = finished(result)
-        if parent:  # idle workers stopped: in a notebook, Jupyter's shutdown would interrupt them (an ERROR logged)
-            get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
-    return [results[task] for task in tasks]
-
-
-def _progress(total: int, log: Callable[[str], None] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A sweep's `done(result)`: a bar and one line per finished run, with the time left from the runs so far."""
-    start, count = time.perf_counter(), [0]
-
-    def done(result: dict[str, Any]) -> dict[str, Any]:
-        count[0] += 1
-        if log is not None:
-            left = (time.perf_counter() - start) / count[0] * (total - count[0])
+        arrays = data.to_numpy()
+        parent = os.getpid() if type(get_active_backend()[0]).__name__ == "LokyBackend" else 0  # not Dask or Ray
+        finished = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_run_in_worker)(spec, seed, arrays, results_dir, threads, options, parent) for spec, seed in todo)
+    by_id, start = {stored_path[task].stem: task for task in todo}, time.perf_counter()
+    for count, result in enumerate(finished, 1):  # a bar and one line per run, with the time left
+        results[by_id[result["id"]]] = result
+        if log:
+            left = (time.perf_counter() - start) / count * (len(todo) - count)
             score = result.get("final_test_acc") or final_val_acc(result)
-            log(f"[{'#' * round(20 * count[0] / total):<20}] {count[0]}/{total} {result['name']} seed "
+            log(f"[{'#' * round(20 * count / len(todo)):<20}] {count}/{len(todo)} {result['name']} seed "
                 f"{result['seed']}: {score:.2%} ({result['seconds']:.0f}s; about {left / 60:.0f} min left)")
-        return result
-
-    return done
+    if parent:  # idle workers stopped: in a notebook, Jupyter's shutdown would interrupt them (an ERROR logged)
+        get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
+    return [results[task] for task in tasks]
 
 
 def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
     """Stored runs (one arm's), by name and seed, each checked; a JSON file with no history is skipped, warning."""
     found = []
     for path in sorted(paths.results_dir(results_dir).glob("*.json")):
-        result = read_json(path)
-        if isinstance(result, dict) and "history" in result:
+        if isinstance(result := read_json(path), dict) and "history" in result:
             found.append(checked_run(result, path))
-        elif path.name not in _RECORDS:
+        elif path.name != "reproduction.json":  # the study's own record beside the runs
             warnings.warn(f"{paths.shown(path)}: not a stored run (no history), skipped", stacklevel=2)
     return sorted((r for r in found if name in (None, r["name"])), key=lambda r: (r["name"], r["seed"]))
 
