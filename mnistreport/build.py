@@ -291,8 +291,10 @@ def execute_notebook(notebook: Path, target: Path, parameters: dict[str, Any] | 
             _client(nb, kernel, notebook.parent, progress).execute()
         except CellExecutionError as exc:
             failure = exc
-        except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel died, did not start, or timed out
-            raise NotebookExecutionError(f"{notebook.name}: {type(exc).__name__}: {exc}") from exc
+        except (RuntimeError, TimeoutError, OSError, AssertionError) as exc:  # the kernel died, did not start, or
+            # timed out; on SIGTERM nbclient shuts the kernel down, then fails an assert cleaning up again
+            cause = exc.__context__ if isinstance(exc, AssertionError) and exc.__context__ else exc
+            raise NotebookExecutionError(f"{notebook.name}: {type(cause).__name__}: {cause}") from exc
         finally:
             if applied is not None:
                 applied.source = original

@@ -183,6 +183,39 @@ def test_the_build_with_a_missing_mirror_says_so_in_one_line(tmp_path: Path):
     assert one_line_error(done.stderr) == f"error: {tmp_path / 'my mirror'}: MNIST mirror folder does not exist"
 
 
+SLEEPING_NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+    {"cell_type": "code", "id": "sleep", "metadata": {}, "outputs": [], "execution_count": None,
+     "source": "import sys, time\nprint('started', file=sys.stderr, flush=True)\ntime.sleep(120)"}]}
+EXECUTE = """
+import sys
+from pathlib import Path
+from mnistreport.build import NotebookExecutionError, execute_notebook
+try:
+    execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), log=lambda line: print(line, flush=True))
+except NotebookExecutionError as exc:
+    sys.exit(f"error: {exc}")
+"""
+
+
+def test_sigterm_while_a_notebook_runs_ends_the_build_in_one_line(tmp_path: Path):
+    """Before: nbclient shut the kernel down on SIGTERM, then failed an assert: an AssertionError traceback."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "mnistlib" not in KernelSpecManager().find_kernel_specs():
+        pytest.skip("no mnistlib kernel (make setup installs it)")
+    write_json(tmp_path / "sleep.ipynb", SLEEPING_NOTEBOOK)
+    proc = subprocess.Popen([sys.executable, "-c", EXECUTE, str(tmp_path / "sleep.ipynb"), str(tmp_path / "out.ipynb")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "started" in proc.stdout.readline()  # the cell runs in the kernel
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and stderr.splitlines()[-1] == "error: sleep.ipynb: DeadKernelError: Kernel died"
+    assert "AssertionError" not in stderr and "mnistreport/build.py" not in stderr  # the kernel may log its own
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 @pytest.mark.parametrize(("given", "exported"), [("my data/mnist", f"{REPO}/my data/mnist"),
                                                  ("/mnt/my data/mnist", "/mnt/my data/mnist")])
