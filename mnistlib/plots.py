@@ -17,7 +17,9 @@ from mnistlib.io import atomic_path
 
 Folder = str | Path | None  # where a figure is written as <name>.png (None: not written)
 Histories = Sequence[list[dict[str, float]]]  # per seed, one record per epoch
-MODEL_COLORS = {"LeNet-5": "#1f77b4", "CustomMLP": "#d62728"}
+MODEL_COLORS = {"LeNet-5": "#1f77b4", "CustomMLP": "#ff7f0e"}  # also the deck's, the demo's (mnistreport/demo.css)
+OTHER_COLOR = "#9467bd"  # any other configuration (the best arm): never a model's colour nor a verdict's
+plt.rcParams["font.size"] = 14  # every text at least 13 pt: readable in the slide deck at 1024x768
 VERDICT_COLORS = {stats.HELPS: "#2ca02c", stats.HURTS: "#d62728", stats.HELPS_THIS_TEST_SET: "#98df8a",
                   stats.HURTS_THIS_TEST_SET: "#ff9896", stats.NO_DIFFERENCE: "#7f7f7f"}
 METRICS = [("train_loss", "Training loss", "loss"), ("train_acc", "Training accuracy", "accuracy (%)"),
@@ -25,8 +27,8 @@ METRICS = [("train_loss", "Training loss", "loss"), ("train_acc", "Training accu
 
 
 def model_color(label: str) -> str:
-    """LeNet-5 blue and CustomMLP red in every figure (a label starting with the model's name counts)."""
-    return next((color for model, color in MODEL_COLORS.items() if label.startswith(model)), "#2ca02c")
+    """LeNet-5 blue and CustomMLP orange in every figure (a label naming the model counts), anything else purple."""
+    return next((color for model, color in MODEL_COLORS.items() if model in label), OTHER_COLOR)
 
 
 def save(fig: plt.Figure, figures_dir: Folder, name: str, title: str = "", tight: bool = True) -> plt.Figure:
@@ -47,12 +49,13 @@ def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, t
     images = images.detach().cpu()
     images = images[:, 0] if images.ndim == 4 else images
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.15), squeeze=False)
+    width = max(0.95, 0.12 * max(map(len, labels), default=0))  # captions of 13 pt never run together
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * width, rows * 1.15), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, caption in zip(axes.flat, images, labels, strict=False):
         ax.imshow(image.float().numpy(), cmap="gray_r")
-        ax.set_title(caption, fontsize=10)
+        ax.set_title(caption, fontsize=13)
     return save(fig, figures_dir, name, title)
 
 
@@ -60,8 +63,8 @@ def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor, figures_
     """Images per class in each split: MNIST is nearly balanced, so accuracy is a fair summary."""
     fig, ax = plt.subplots(figsize=(7, 3))
     digits, train, test = np.arange(10), *(np.bincount(y.numpy(), minlength=10) for y in (train_labels, test_labels))
-    ax.bar(digits - 0.2, train, width=0.4, label=f"train ({train.sum():,})")
-    ax.bar(digits + 0.2, test, width=0.4, label=f"test ({test.sum():,})")
+    ax.bar(digits - 0.2, train, width=0.4, label=f"train ({train.sum():,})", color="0.35")  # grey: not a model
+    ax.bar(digits + 0.2, test, width=0.4, label=f"test ({test.sum():,})", color="0.7")
     ax.set(xticks=digits, xlabel="digit", ylabel="images", ylim=(0, train.max() * 1.25), title="Images per class")
     ax.legend(loc="upper center", ncols=2, frameon=False)  # in the headroom ylim leaves above the bars
     return save(fig, figures_dir, "01_class_counts")
@@ -85,13 +88,13 @@ def _band(ax: plt.Axes, histories: Histories, key: str, label: str, color: str) 
 def four_curves(histories: dict[str, Histories], title: str, figures_dir: Folder = None, name: str = "curves"
                 ) -> plt.Figure:
     """The assignment's four plots (training/test loss/accuracy per epoch), one line per model, seeds as a band."""
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.6))
     for ax, (key, label, unit) in zip(axes.ravel(), METRICS, strict=True):
         for model, runs in histories.items():
             _band(ax, runs, key, model, model_color(model))
         ax.set(title=label, xlabel="epoch", ylabel=unit)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0), ncols=len(histories))
     return save(fig, figures_dir, name, title)
 
 
@@ -99,7 +102,7 @@ def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: Folder = None, n
                        ) -> plt.Figure:
     """Each arm's difference from the baseline: the 95% CI for new seeds and test images (thick) and for this test
     set alone (thin), coloured by the verdict (`stats.adjust_family`); rows without a test show the difference only."""
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(rows) + 1.4))
+    fig, ax = plt.subplots(figsize=(12, 0.6 * len(rows) + 1.6))
     for i, row in enumerate(rows):
         color = VERDICT_COLORS.get(row.get("verdict"), "#7f7f7f")
         if not row.get("untested"):
@@ -111,8 +114,6 @@ def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: Folder = None, n
     labels = [row["label"] if row.get("untested") else f"{row['label']}: {row['verdict']}" for row in rows]
     _rows(ax, labels, f"difference from {rows[0]['baseline_label']} (points of test accuracy)",
           "thick: 95% CI for new seeds and new test images; thin: this test set alone")
-    for tick, row in zip(ax.get_yticklabels(), rows, strict=True):
-        tick.set_color(VERDICT_COLORS.get(row.get("verdict"), "#7f7f7f"))
     return save(fig, figures_dir, name)
 
 
@@ -121,17 +122,16 @@ def _rows(ax: plt.Axes, labels: list[str], xlabel: str, title: str) -> None:
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=14)
     ax.grid(axis="x", alpha=0.3)
 
 
 def validation_curves(histories: dict[str, Histories], title: str, figures_dir: Folder = None,
                       name: str = "04_baseline_vs_best") -> plt.Figure:
     """Training and validation loss/accuracy per epoch (the study scores test data only at the end)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    colors = iter(["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for label, runs in histories.items():
-        color = next(colors)
+        color = model_color(label)
         for ax, split in zip(axes, ("loss", "acc"), strict=True):
             _band(ax, runs, f"val_{split}", f"{label}, validation", color)
             epochs, values = _per_epoch(runs, f"train_{split}")
@@ -139,50 +139,52 @@ def validation_curves(histories: dict[str, Histories], title: str, figures_dir: 
     for ax, unit in zip(axes, ("loss", "accuracy (%)"), strict=True):
         ax.set(xlabel="epoch", ylabel=unit)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0), ncols=2)
     axes[1].set_ylim(bottom=max(axes[1].get_ylim()[0], 95))
     return save(fig, figures_dir, name, title)
 
 
 def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: Folder = None, name: str = "05_confusion"
                        ) -> plt.Figure:
-    """Confusion matrices side by side, errors only (the diagonal's total is in the title), readable when projected."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 5.2), squeeze=False)
+    """Confusion matrices side by side, errors only (the diagonal's total is in the title), readable when projected;
+    one colour scale for all panels, shown by the colour bar, so a shade is the same count in every panel."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.7 * len(matrices) + 1, 4.7), squeeze=False,
+                             layout="constrained")
+    top = max(1.0, *(float((m - np.diag(np.diag(m))).max()) for m in matrices.values()))
     for ax, (title, matrix) in zip(axes[0], matrices.items(), strict=True):
         errors = matrix.astype(float).copy()
         np.fill_diagonal(errors, np.nan)
-        top = max(1.0, float(np.nanmax(errors)))
-        ax.imshow(errors, cmap="Reds", vmin=0, vmax=top)
+        image = ax.imshow(errors, cmap="Reds", vmin=0, vmax=top)
         for (i, j), count in np.ndenumerate(matrix):
             if i != j and count:
                 dark = count / top > 0.45  # Reds is dark enough there that black would not read
-                ax.text(j, i, int(count), ha="center", va="center", fontsize=11,
-                        color="white" if dark else "black", fontweight="bold" if dark else "normal")
-        ax.set(xticks=range(10), yticks=range(10))
-        ax.tick_params(labelsize=11)
-        ax.set_xlabel("predicted digit", fontsize=11)
-        ax.set_ylabel("true digit", fontsize=11)
+                ax.text(j, i, int(count), ha="center", va="center", color="white" if dark else "black",
+                        fontweight="bold" if dark else "normal")
+        ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit")
         right, total = int(matrix.trace()), int(matrix.sum())
-        ax.set_title(f"{title}\n{right:,} of {total:,} right, {total - right:,} errors", fontsize=11)
-    return save(fig, figures_dir, name)
+        ax.set_title(f"{title.replace(' (', chr(10) + '(')}\n{right:,} of {total:,} right, {total - right:,} errors",
+                     fontsize=14)
+    fig.colorbar(image, ax=axes[0], fraction=0.02, pad=0.02, label="test digits (same scale in every panel)")
+    return save(fig, figures_dir, name, tight=False)
 
 
 def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: Folder = None, name: str = "05_per_class"
                        ) -> plt.Figure:
     """Accuracy for each digit and model: where the models differ, not only by how much (zoomed y axis, marked)."""
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 4))
     width = 0.8 / len(accuracies)
     for k, (label, acc) in enumerate(accuracies.items()):
-        ax.bar(np.arange(10) + (k - (len(accuracies) - 1) / 2) * width, acc * 100, width=width, label=label)
+        ax.bar(np.arange(10) + (k - (len(accuracies) - 1) / 2) * width, acc * 100, width=width, label=label,
+               color=model_color(label))
     ax.set(xticks=range(10), xlabel="digit", ylabel="test accuracy (%)")
     bottom = max(0.0, float(np.floor(min(float(acc.min()) for acc in accuracies.values()) * 100 - 0.5)))
     ax.set_ylim(bottom, 100.0)
     if bottom > 0:
-        ax.set_title(f"Test accuracy per digit: the y axis starts at {bottom:g}%, not at 0", fontsize=11)
+        ax.set_title(f"Test accuracy per digit: the y axis starts at {bottom:g}%, not at 0", fontsize=14)
         mark = {"transform": ax.transAxes, "color": "black", "clip_on": False, "linewidth": 1}
         for y in (0.0, 0.03):  # the usual "axis broken here" zigzag at the bottom of the y axis
             ax.plot([-0.012, 0.012], [y - 0.012, y + 0.012], **mark)
-    ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(accuracies), frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=len(accuracies), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return save(fig, figures_dir, name)
 
@@ -190,7 +192,7 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: Folder = 
 def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: Folder = None,
                name: str = "06_shift_rotation") -> plt.Figure:
     """Accuracy on shifted (mean of four directions) and rotated test digits: mean over seeds, band = range."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for key, label in labels.items():
         for ax, axis, xs in ((axes[0], "shift", curves["shifts"]), (axes[1], "angle", curves["angles"])):
             color, values = model_color(label), 100 * curves[key][axis]
@@ -200,7 +202,7 @@ def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: Fold
     for ax, xlabel in zip(axes, ("shift (pixels; mean of left, right, up, down)", "rotation (degrees)"), strict=True):
         ax.set(xlabel=xlabel, ylabel="test accuracy (%)", ylim=(0, 100))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=9, loc="lower center")
+        ax.legend(loc="lower center")
     return save(fig, figures_dir, name,
                 "The same test digits, moved and turned (template runs; band = range over seeds)")
 
@@ -208,12 +210,12 @@ def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: Fold
 def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: Folder = None, name: str = "06_permuted"
               ) -> plt.Figure:
     """Each configuration's seeds as dots with the mean as a bar, on a shared accuracy axis."""
-    fig, ax = plt.subplots(figsize=(9, 0.7 * len(groups) + 1.3))
+    fig, ax = plt.subplots(figsize=(10, 0.8 * len(groups) + 1.4))
     for i, (label, values) in enumerate(groups.items()):
         color, values = model_color(label), 100 * np.asarray(values)
         ax.scatter(values, [i] * len(values), color=color, alpha=0.5, s=22)
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color=color, linewidth=3)
-        ax.annotate(f"{values.mean():.2f}%", (values.mean(), i + 0.32), ha="center", va="top", fontsize=9)
+        ax.annotate(f"{values.mean():.2f}%", (values.mean(), i + 0.32), ha="center", va="top")
     _rows(ax, list(groups), "final test accuracy (%): dots = seeds, bar = mean", title)
     return save(fig, figures_dir, name)
 
@@ -221,10 +223,10 @@ def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: Folde
 def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, figures_dir: Folder = None,
                     name: str = "06_learned_weights", mlp_units: int = 12) -> plt.Figure:
     """LeNet-5's six 5x5 C1 filters beside the first `mlp_units` of CustomMLP's first-layer units as 28x28 images."""
-    fig = plt.figure(figsize=(12, 3.6))
+    fig = plt.figure(figsize=(11, 3.0))
     half = mlp_units // 2
-    grid = fig.add_gridspec(2, 3 + 1 + half, wspace=0.15, hspace=0.25)
-    panels = [(grid[i // 3, i % 3], c1_filters[i, 0], f"C1 filter {i}") for i in range(6)]
+    grid = fig.add_gridspec(2, 3 + 1 + half, wspace=0.3, hspace=0.3)
+    panels = [(grid[i // 3, i % 3], c1_filters[i, 0], f"C1 {i}") for i in range(6)]
     panels += [(grid[j // half, 4 + j % half], mlp_first_layer[j].reshape(28, 28), f"unit {j}")
                for j in range(mlp_units)]
     for cell, weights, title in panels:
@@ -233,9 +235,10 @@ def learned_weights(c1_filters: torch.Tensor, mlp_first_layer: torch.Tensor, fig
         bound = float(np.abs(values).max()) or 1.0  # symmetric around zero, so zero is always white
         ax.imshow(values, cmap="RdBu_r", vmin=-bound, vmax=bound)
         ax.axis("off")
-        ax.set_title(title, fontsize=8)
-    fig.text(0.2, 0.98, "LeNet-5: C1's 5x5 filters (shared over the image)", ha="center", va="top")
-    fig.text(0.68, 0.98, "CustomMLP: first-layer weights of single units (one weight per pixel)", ha="center", va="top")
+        ax.set_title(title, fontsize=13)
+    fig.text(0.2, 1.02, "LeNet-5: C1's 5x5 filters\n(shared over the image)", ha="center", va="bottom")
+    fig.text(0.68, 1.02, "CustomMLP: first-layer weights of single\nunits (one weight per pixel)", ha="center",
+             va="bottom")
     return save(fig, figures_dir, name, tight=False)
 
 
@@ -243,14 +246,14 @@ def feature_maps(images_u8: torch.Tensor, maps: dict[str, torch.Tensor], figures
                  name: str = "06_feature_maps", c3_shown: int = 8) -> plt.Figure:
     """For each digit: the input, its six C1 maps and the first `c3_shown` C3 maps (brighter = stronger)."""
     n, columns = len(images_u8), 1 + 6 + c3_shown
-    fig, axes = plt.subplots(n, columns, figsize=(columns * 0.85, n * 0.95 + 0.5), squeeze=False)
+    fig, axes = plt.subplots(n, columns, figsize=(columns * 0.8, n * 0.95 + 0.6), squeeze=False)
     for row in range(n):
         panels = [images_u8[row].float()] + list(maps["c1"][row]) + list(maps["c3"][row][:c3_shown])
         for col, (ax, panel) in enumerate(zip(axes[row], panels, strict=True)):
             ax.imshow(panel.cpu().numpy(), cmap="gray_r" if col == 0 else "magma")
             ax.axis("off")
             if row == 0:
-                ax.set_title("input" if col == 0 else (f"C1 {col - 1}" if col <= 6 else f"C3 {col - 7}"), fontsize=8)
+                ax.set_title("input" if col == 0 else (f"C1 {col - 1}" if col <= 6 else f"C3 {col - 7}"), fontsize=14)
     return save(fig, figures_dir, name,
                 "What LeNet-5 computes: C1 maps (28x28, one per filter) and C3 maps (10x10) for test digits")
 
