@@ -19,7 +19,7 @@ import torch
 from conftest import ARMS, N_TEST, REPO
 
 from mnistlib import paths, study
-from mnistlib.experiments import RunSpec, load_results, run_id, stored_result, weights_path
+from mnistlib.experiments import RunSpec, load_results, run, run_id, stored_result, weights_path
 from mnistlib.io import write_json
 from mnistlib.models import CustomMLP, LeNet5
 from mnistreport import demo
@@ -104,6 +104,25 @@ def test_every_committed_run_passes_the_check():
         warnings.simplefilter("error")
         for folder in (paths.RESULTS_DIR, paths.RESULTS_DIR / "tuning" / "runs"):
             assert load_results(folder) or not folder.exists()
+
+
+# ------------------------------------------------------------------------------- what seeds a run's initial weights
+def test_run_seeds_before_building_the_model_and_fit_alone_does_not(sample_data, tmp_path: Path):
+    """README said `fit` seeds everything; it seeds the data order, but the model is built before it is called."""
+    from mnistlib.data import MnistArrays
+    from mnistlib.training import TrainSettings, fit
+
+    tiny = MnistArrays(sample_data.train_images[:256], sample_data.train_labels[:256], sample_data.test_images[:64],
+                       sample_data.test_labels[:64], "sample", "")
+    spec = RunSpec("mlp", model="mlp", settings=TrainSettings(epochs=1, val_size=0))
+    runs, alone = [], []
+    for before in (1, 2):  # whatever random numbers a notebook drew before
+        torch.manual_seed(before)
+        runs.append(run(spec, 0, tiny, tmp_path, retrain=True, progress="none")["history"][-1]["train_loss"])
+        torch.manual_seed(before)
+        alone.append(fit(CustomMLP(), tiny, spec.settings, seed=0, progress="none", log=None)[-1]["train_loss"])
+    assert runs[0] == runs[1] and alone[0] != alone[1]  # fit(seed=0) twice: two initial weights, two results
+    assert "seed everything, then build the model" in " ".join(run.__doc__.split())
 
 
 # ------------------------------------------------------------------------------- SIGTERM on a parallel sweep
