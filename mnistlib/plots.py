@@ -65,7 +65,7 @@ def class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor, figures_
     digits, train, test = np.arange(10), *(np.bincount(y.numpy(), minlength=10) for y in (train_labels, test_labels))
     ax.bar(digits - 0.2, train, width=0.4, label=f"train ({train.sum():,})", color="0.35")  # grey: not a model
     ax.bar(digits + 0.2, test, width=0.4, label=f"test ({test.sum():,})", color="0.7")
-    ax.set(xticks=digits, xlabel="digit", ylabel="images", ylim=(0, train.max() * 1.25), title="Images per class")
+    ax.set(xticks=digits, xlabel="digit", ylabel="images", ylim=(0, train.max() * 1.4), title="Images per class")
     ax.legend(loc="upper center", ncols=2, frameon=False)  # in the headroom ylim leaves above the bars
     return save(fig, figures_dir, "01_class_counts")
 
@@ -160,7 +160,7 @@ def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: Folder = No
                 dark = count / top > 0.45  # Reds is dark enough there that black would not read
                 ax.text(j, i, int(count), ha="center", va="center", color="white" if dark else "black",
                         fontweight="bold" if dark else "normal")
-        ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit")
+        ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit" * (ax is axes[0][0]))
         right, total = int(matrix.trace()), int(matrix.sum())
         ax.set_title(f"{title.replace(' (', chr(10) + '(')}\n{right:,} of {total:,} right, {total - right:,} errors",
                      fontsize=14)

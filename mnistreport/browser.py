@@ -4,8 +4,9 @@ A report that looks fine on the author's machine can still show empty boxes in c
 load, a script fetched from a CDN, reveal.js that never started. `check_page` opens the file from a file://
 URL, refuses and records every request that would leave the machine, checks each <img>, reveal.js and
 arrow-key navigation, and takes screenshots. `screenshot_deck` photographs every slide (to look at them at a
-projector's size), `print_pdf` prints a page to PDF. Playwright drives the system Chromium
-(`executable_path`), so nothing is downloaded.
+projector's size), `measure_deck` measures every slide as shown on a screen of a given size (text sizes in
+screen pixels, words, figures' rendered sizes, overflow), `print_pdf` prints a page to PDF. Playwright drives the
+system Chromium (`executable_path`), so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 from mnistreport.offline import find_external_references
 
-__all__ = ["BROWSER_NAMES", "check_page", "find_browser", "launch", "offline_page", "print_pdf", "screenshot_deck"]
+__all__ = ["BROWSER_NAMES", "check_page", "find_browser", "launch", "measure_deck", "offline_page", "print_pdf",
+           "screenshot_deck"]
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # Chromium as root in a container needs --no-sandbox; no background traffic, no GPU on a headless server.
@@ -249,6 +251,85 @@ def screenshot_deck(
             page.screenshot(path=str(path))
             shots.append(path)
     return shots
+
+
+# Runs in a loaded deck: shows each slide in turn (no transition, the deck's own fitting applied) and measures it.
+_MEASURE_JS = r"""
+async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  Reveal.configure({transition: 'none', backgroundTransition: 'none'});
+  const config = Reveal.getConfig(), slides = document.querySelector('.reveal .slides');
+  const shown = (el) => { const style = getComputedStyle(el);
+    return style.display !== 'none' && style.visibility !== 'hidden' && el.getClientRects().length > 0; };
+  const leaves = Array.from(document.querySelectorAll('.reveal .slides section'))
+    .filter((s) => !s.querySelector('section'));
+  const out = [];
+  for (const section of leaves) {
+    const at = Reveal.getIndices(section);
+    Reveal.slide(at.h, at.v || 0);
+    await sleep(80);
+    const box = slides.getBoundingClientRect(), scale = box.width / config.width;
+    const texts = [];
+    const walker = document.createTreeWalker(section, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!node.textContent.trim() || !el || el.closest('aside.notes, script, style') || !shown(el)) {
+        continue;
+      }
+      const r = el.getBoundingClientRect();
+      texts.push({text: node.textContent.trim(), px: parseFloat(getComputedStyle(el).fontSize) * scale,
+                  demo: !!el.closest('.mnist-demo'), table: !!el.closest('table'), heading: !!el.closest('h1, h2, h3'),
+                  right: r.right - box.right, bottom: r.bottom - box.bottom});
+    }
+    const images = Array.from(section.querySelectorAll('img')).filter(shown).map((img) => {
+      const r = img.getBoundingClientRect(), src = img.currentSrc || img.src || '';
+      return {key: src.slice(src.indexOf(',') + 1).slice(2000, 2100), width: r.width, height: r.height,
+              natural_width: img.naturalWidth, natural_height: img.naturalHeight, bottom: r.bottom - box.bottom};
+    });
+    const heading = section.querySelector('h1, h2');
+    out.push({h: at.h, v: at.v || 0, part: section.dataset.mnistPart || '', scale: scale,
+              slide_width: box.width, slide_height: box.height,
+              heading: heading ? heading.textContent.trim() : '', texts: texts, images: images,
+              overflow: (section.scrollHeight - config.height) * scale,
+              notes: Array.from(section.querySelectorAll('aside.notes')).map((n) => n.textContent.trim()).join('\n')});
+  }
+  return out;
+}
+"""
+
+
+def words(text: str) -> int:
+    """Words as the audience reads them: whitespace-separated tokens with a letter in them (a number such as 98.99%
+    or a sign is not a word; LeNet-5 and 5x5 are)."""
+    return sum(1 for token in text.split() if any(ch.isalpha() for ch in token))
+
+
+def measure_deck(
+    deck: str | os.PathLike[str], *, size: tuple[int, int] = (1024, 768), browser: Any | None = None,
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
+    """Every slide of a reveal.js deck as shown on a `size` screen, measured after the deck has fitted it.
+
+    One dict per slide: h, v (reveal.js indices), part (the section's data-mnist-part: title, main, takeaways,
+    appendix-contents, appendix), heading, notes (speaker notes' text), overflow (screen px the content runs past
+    the slide's bottom; <= 0 when it fits), texts (every visible text node: text, px = its font size in screen
+    pixels, whether it is in a table, a heading or the live demo, right/bottom = screen px past the slide's
+    edges), images (rendered width/height in screen px, natural size, key = a slice of its data URL), words (the
+    slide's words outside the speaker notes and the live demo, see `words`), min_text_px (smallest text outside
+    the live demo).
+    """
+    with _browser(browser) as launched, offline_page(launched, size) as page:
+        info = _open(page, Path(deck).resolve().as_uri(), timeout)
+        if not (info["reveal"] or {}).get("ready"):
+            raise RuntimeError(f"{deck}: reveal.js did not initialise")
+        slides = page.evaluate(_MEASURE_JS)
+        if page.errors:
+            raise RuntimeError(f"{deck}: script errors while measuring: {page.errors[:3]}")
+    for slide in slides:
+        shown = [t for t in slide["texts"] if not t["demo"]]
+        slide["words"] = sum(words(t["text"]) for t in shown)
+        slide["min_text_px"] = min((t["px"] for t in shown), default=None)
+    return slides
 
 
 def print_pdf(

@@ -249,7 +249,7 @@ details.mnist-code[open] > summary { margin-bottom: 0.2rem; }
   .jp-OutputArea-output { overflow: visible; }
   .jp-RenderedHTMLCommon table { table-layout: auto; width: auto; max-width: 100%; font-size: 8pt;
     margin: 0 0 0.6em; }
-  .jp-RenderedHTMLCommon :is(th, td) { white-space: normal; overflow-wrap: anywhere; padding: 1.5pt 3pt; }
+  .jp-RenderedHTMLCommon :is(th, td) { white-space: normal; overflow-wrap: break-word; padding: 1.5pt 3pt; }
   .jp-Cell, .jp-OutputArea-child, .jp-RenderedImage, .jp-RenderedHTMLCommon table, figure, pre {
     break-inside: avoid; page-break-inside: avoid; }
   h1, h2, h3, .mnist-section-start { break-after: avoid; page-break-after: avoid; }
@@ -373,15 +373,17 @@ function mnistFit(slide) {
   const fits = () => slide.scrollHeight <= limit && tables.every((t) => t.scrollWidth <= slide.clientWidth);
   imgs.forEach((i) => { i.style.height = '80px'; });  // tables first, with figures at their smallest
   if (tables.length) {
-    let done = false;
-    for (const wrap of ['nowrap', 'normal']) {
-      tables.forEach((t) => { t.style.whiteSpace = wrap; });
-      for (let px = MNIST_TABLE_PX[0]; px >= MNIST_TABLE_PX[1] && !done; px--) {
-        tables.forEach((t) => { t.style.fontSize = px + 'px'; });
-        done = fits();
+    const apply = (wrap, px) => tables.forEach((t) => { t.style.whiteSpace = wrap; t.style.fontSize = px + 'px'; });
+    let best = null;  // nothing fits: the smallest overflow at the smallest size, never a smaller font
+    search: for (const wrap of ['nowrap', 'normal']) {
+      for (let px = MNIST_TABLE_PX[0]; px >= MNIST_TABLE_PX[1]; px--) {
+        apply(wrap, px);
+        if (fits()) { best = null; break search; }
+        const over = slide.scrollHeight + Math.max(0, ...tables.map((t) => t.scrollWidth - slide.clientWidth));
+        if (!best || over < best.over) { best = {wrap: wrap, px: px, over: over}; }
       }
-      if (done) { break; }
     }
+    if (best) { apply(best.wrap, best.px); }
   }
   if (imgs.length) {
     const width = slide.clientWidth - 8;
@@ -416,11 +418,13 @@ _SLIDES_CSS = """
   --jp-content-line-height: 1.3; }
 html, body { height: 100%; margin: 0; }
 .reveal { font-size: 28px; }
+.reveal .jp-RenderedHTMLCommon, .reveal .jp-OutputArea-output { font-family: "Source Sans Pro", Helvetica, sans-serif; }
 .reveal .slides section { box-sizing: border-box; padding: 14px 40px 0; text-align: left; }
 .reveal .slides section img { max-width: 100%; width: auto; height: auto; margin: 0.1em auto; display: block;
   object-fit: contain; }
 .reveal .jp-RenderedImage, .reveal .jp-OutputArea-output { width: 100%; max-width: 100%; }
 .reveal .jp-OutputArea-output { overflow: visible; }
+.reveal .jp-RenderedHTMLCommon { padding-right: 0; }
 .reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; text-align: left; color: #222; }
 .reveal :is(h1, .jp-RenderedHTMLCommon h1) { font-size: 56px; }
 .reveal :is(h2, .jp-RenderedHTMLCommon h2) { font-size: 44px; margin: 0 0 0.35em; }
@@ -428,18 +432,21 @@ html, body { height: 100%; margin: 0; }
 .reveal .jp-RenderedHTMLCommon :is(p, li) { font-size: 28px; line-height: 1.3; }
 .reveal .jp-RenderedHTMLCommon :is(ul, ol) { margin: 0.2em 0 0.2em 1.2em; }
 .reveal .jp-RenderedHTMLCommon li { margin: 0.15em 0; }
+/* A main slide of text only (the question, the takeaways) in larger type. */
+.reveal section:is([data-mnist-part="main"], [data-mnist-part="takeaways"]):not(:has(img, table,
+  .mnist-demo, .mnist-big)) .jp-RenderedHTMLCommon :is(p, li) { font-size: 34px; }
 .reveal table { font-size: 30px; margin: 0.3em auto; }
+.reveal .jp-RenderedHTMLCommon table { table-layout: auto; }
 /* JupyterLab sets its own size on every cell: the deck's script sizes each table to its slide (24 px at least). */
-.reveal .jp-RenderedHTMLCommon :is(td, th, caption) { font-size: inherit; padding: 0.2em 0.45em; }
+.reveal .jp-RenderedHTMLCommon :is(td, th, caption) { font-size: inherit; padding: 0.18em 0.32em; }
 .reveal .jp-RenderedHTMLCommon th { white-space: normal; }
 .reveal .jp-OutputArea-output pre { font-size: 24px; max-height: 520px; overflow: auto; white-space: pre-wrap; }
 .reveal .jp-Notebook-cell, .reveal .jp-Cell { padding: 0; }
 .reveal .jp-OutputArea-child { margin: 0; }
 .reveal .celltag_slide-columns .jp-OutputArea { display: flex; flex-wrap: wrap; justify-content: center;
-  gap: 0 36px; }
-.reveal .celltag_slide-columns .jp-OutputArea-output { width: auto; }
-/* The live demo's panel scales with its own font size (mnistreport/demo.css): its smallest captions at 24px. */
-.reveal .slides .mnist-demo { font-size: 30px; margin: 0 auto; }
+  gap: 0 16px; }
+.reveal .celltag_slide-columns :is(.jp-OutputArea-child, .jp-OutputArea-output) { width: auto; flex: 0 1 auto; }
+.reveal .slides .mnist-demo { margin: 0 auto; }
 .reveal .mnist-title-slide { margin-top: 150px; }
 .reveal .mnist-title-slide, .reveal .mnist-title-slide h1, .reveal .mnist-title-slide p { text-align: center; }
 .reveal .mnist-title-slide h1 { font-size: 60px; margin-bottom: 0.5em; }
