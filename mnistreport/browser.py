@@ -253,7 +253,8 @@ def screenshot_deck(
     return shots
 
 
-# Runs in a loaded deck: shows each slide in turn (no transition, the deck's own fitting applied) and measures it.
+# Runs in a loaded deck: shows each slide in turn with all its fragments (no transition, the deck's own fitting
+# applied) and measures it.
 _MEASURE_JS = r"""
 async () => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -266,7 +267,8 @@ async () => {
   const out = [];
   for (const section of leaves) {
     const at = Reveal.getIndices(section);
-    Reveal.slide(at.h, at.v || 0);
+    const fragments = section.querySelectorAll('.fragment').length;  // all of them shown: the slide at its fullest
+    Reveal.slide(at.h, at.v || 0, fragments ? fragments - 1 : undefined);
     await sleep(80);
     const box = slides.getBoundingClientRect(), scale = box.width / config.width;
     const texts = [];
@@ -287,7 +289,9 @@ async () => {
               natural_width: img.naturalWidth, natural_height: img.naturalHeight, bottom: r.bottom - box.bottom};
     });
     const heading = section.querySelector('h1, h2');
-    out.push({h: at.h, v: at.v || 0, part: section.dataset.mnistPart || '', scale: scale,
+    const stack = section.parentElement.closest('section');  // a vertical slide: its stack says the part
+    out.push({h: at.h, v: at.v || 0, part: section.dataset.mnistPart || (stack && stack.dataset.mnistPart) || '',
+              scale: scale,
               slide_width: box.width, slide_height: box.height,
               heading: heading ? heading.textContent.trim() : '', texts: texts, images: images,
               overflow: (section.scrollHeight - config.height) * scale,

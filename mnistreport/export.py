@@ -243,6 +243,8 @@ details.mnist-code[open] > summary { margin-bottom: 0.2rem; }
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
   body.jp-Notebook { max-width: none; padding: 0; font-size: 11pt; }
+  .mnist-header { margin-bottom: 0.4rem; padding-bottom: 0.2rem; }
+  .mnist-section-start { margin: 0.6rem 0 0.2rem; }
   .mnist-section-start a, details.mnist-code, .jp-CodeCell.jp-mod-noOutputs { display: none; }
   .mnist-print-only { display: block; }
   .mnist-demo { display: none !important; }

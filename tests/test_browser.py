@@ -94,6 +94,34 @@ def test_every_slide_fits_a_projector(exported: dict[str, Path], browser, tmp_pa
     assert fit["img"] > 0.4 * fit["slides"], fit  # a figure is shown large, not as a thumbnail
 
 
+def test_measure_deck_at_a_projectors_size(exported: dict[str, Path], browser, tmp_path: Path) -> None:
+    """measure_deck shows every slide at 1024x768 and measures it as the audience sees it: text sizes in screen
+    pixels, words, the figures' rendered sizes; and it catches a slide whose text runs past the bottom."""
+    slides = pagecheck.measure_deck(exported["slides"], size=(1024, 768), browser=browser)
+    assert [(s["h"], s["v"]) for s in slides] == [(0, 0), (1, 0), (2, 0), (2, 1), (3, 0), (4, 0), (4, 1)]
+    assert [s["part"] for s in slides] == ["title"] + ["main"] * 6
+    assert all(0.7 < s["scale"] < 0.8 for s in slides)  # the 1280x800 deck scaled down to the screen
+    heading = next(s for s in slides if s["heading"] == "Part 1: CHOSEN-HEADING-1")
+    assert heading["words"] == pagecheck.words("Part 1: CHOSEN-HEADING-1 Loss $\\alpha x^2$ in prose.") == 7
+    figure = next(s for s in slides if s["images"])
+    (image,) = figure["images"]
+    assert image["width"] > 0.6 * figure["slide_width"] and image["natural_width"] == 240
+    table = next(t for s in slides for t in s["texts"] if t["table"])
+    assert table["px"] >= 18  # tables never shrink below 24 slide pixels
+    assert all(s["overflow"] <= 0 and s["min_text_px"] >= 18 for s in slides if s["texts"])
+    long = tmp_path / "01_long.ipynb"
+    cell = new_markdown_cell("## Too long\n\n" + "\n\n".join(f"Paragraph {k} of many." for k in range(40)))
+    cell.metadata["slideshow"] = {"slide_type": "slide"}
+    nbformat.write(new_notebook(cells=[cell]), long)
+    deck = export.export_slides([long], tmp_path / "long.html", INFO)
+    (_, too_long) = pagecheck.measure_deck(deck, size=(1024, 768), browser=browser)
+    assert too_long["heading"] == "Too long" and too_long["overflow"] > 500 and too_long["words"] == 2 + 40 * 3
+
+
+def test_words_are_tokens_with_a_letter() -> None:
+    assert pagecheck.words("LeNet-5: 98.99% ± 0.15 (10 seeds), 5x5 filters") == 4
+
+
 def test_inline_script_outputs_run_in_report_and_slides(tmp_path: Path, browser) -> None:
     """A notebook output carrying its own inline JavaScript (an interactive demo) runs in both pages."""
     script = ('<div class="demo-box">waiting</div><script>document.querySelectorAll(".demo-box")'
@@ -138,6 +166,39 @@ def test_broken_page_fails_the_check(tmp_path: Path, browser) -> None:
 
 
 # -------------------------------------------------------------------------------------------------------- PDF
+def pdf_words(pdf: Path, *pages: int) -> list[str]:
+    """The words pdftotext reads from the PDF (all pages, or `first, last`), in the order they were drawn."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("no pdftotext (make test installs Debian's poppler-utils)")
+    limits = ["-f", str(pages[0]), "-l", str(pages[-1])] if pages else []
+    return subprocess.run([tool, *limits, str(pdf), "-"], check=True, capture_output=True, text=True).stdout.split()
+
+
+def found_in_order(words: list[str], phrase: str, gap: int = 4) -> bool:
+    """`phrase`'s words appear in `words` in order, with at most `gap` other words between two of them: a table
+    cell that wraps onto several lines is read line by line, interleaved with its neighbours' lines."""
+    words = [word.replace("-", "") for word in words]  # pdftotext joins a word hyphenated across two lines
+    want = phrase.replace("-", "").split()
+    for start in (i for i, word in enumerate(words) if word == want[0]):
+        position = start
+        for token in want[1:]:
+            window = words[position + 1:position + 2 + gap]
+            if token not in window:
+                break
+            position += 1 + window.index(token)
+        else:
+            return True
+    return False
+
+
+def test_found_in_order_allows_interleaved_neighbours() -> None:
+    words = "LeNet-5, 1998 partial C3 5 vs LeNet-5 98.96%".split()
+    assert found_in_order(words, "LeNet-5, 1998 partial C3 vs LeNet-5")
+    assert not found_in_order(words, "LeNet-5, 1998 partial C5")
+    assert not found_in_order("a x x x x x b".split(), "a b")
+
+
 def test_pdf_has_every_figure_whole(exported: dict[str, Path], browser, tmp_path: Path) -> None:
     """The report printed by Chromium: A4 pages, read back with pdftoppm; each figure lands whole on one page."""
     pdftoppm = shutil.which("pdftoppm")
@@ -147,24 +208,47 @@ def test_pdf_has_every_figure_whole(exported: dict[str, Path], browser, tmp_path
     assert pdf.read_bytes()[:5] == b"%PDF-"
     subprocess.run([pdftoppm, "-r", "30", "-png", str(pdf), str(tmp_path / "page")], check=True)
     pages = sorted(tmp_path.glob("page-*.png"))
-    # cover with contents, then each notebook from a new page
-    assert 3 <= len(pages) <= 6, len(pages)
+    # the cover (who and what, contents) with the first notebook, then each other notebook from a new page
+    assert len(pages) == 2, len(pages)
     assert {png_size(p) for p in pages} == {(248, 351)}  # A4 at 30 dpi
     # pdfimages lists the embedded images: the two figures, each once (not cut in two across a page break)
     listed = subprocess.run([shutil.which("pdfimages") or "pdfimages", "-list", str(pdf)], check=True,
                             capture_output=True, text=True).stdout.splitlines()[2:]
     assert len(listed) == 2, listed
     assert len({line.split()[0] for line in listed}) == 2  # on two different pages
-    if shutil.which("pdftotext"):  # report.toml's who and what, on the first page
-        first = subprocess.run([shutil.which("pdftotext"), "-l", "1", str(pdf), "-"], check=True,
-                               capture_output=True, text=True).stdout
-        for text in ("LeNet-5 vs a custom MLP on MNIST", "Class presentation",
-                     "Zebulon Quattlebaum (s9876543) · Machine Learning 101 · today"):
-            assert text in first, (text, first[:500])
+    first = " ".join(pdf_words(pdf, 1, 1))
+    for text in ("LeNet-5 vs a custom MLP on MNIST", "Class presentation",
+                 "Zebulon Quattlebaum (s9876543) · Machine Learning 101 · today",
+                 "CHOSEN-HEADING-1"):  # who and what on top, and the first notebook right after the contents
+        assert text in first, (text, first[:500])
+    assert "CHOSEN-MARKDOWN-2" not in first
 
 
-def test_pdf_folds_code_and_avoids_splitting_cells() -> None:
-    css = export._REPORT_CSS
-    assert "@page { size: A4" in css and "break-inside: avoid" in css
-    template = export._REPORT_TEMPLATE
-    assert '<details class="mnist-code"><summary>Code</summary>' in template  # closed: folded on paper too
+WIDE_COLUMNS = {"arm": "arm", "seeds": "seeds", "mean": "mean test acc",
+                "diff": "difference, points (95% CI, seeds and test images)", "images": "test images",
+                "seed_ci": "95% CI, this test set", "p": "Holm p", "seed_p": "Holm p, this test set",
+                "verdict": "verdict"}
+VERDICTS = ["baseline", "helps on this test set (not shown for new digits)", "no effect detected", "helps",
+            "hurts on this test set (not shown for new digits)", "WIDE-LAST-VERDICT"]
+
+
+def test_pdf_prints_wide_tables_whole_without_code_folds(tmp_path: Path, browser) -> None:
+    """A nine-column table, as wide as notebook 4's full ablation table: on A4 every header and every verdict is in
+    the PDF's text (wrapped and shrunk to fit, not cut at the page's edge); no "Code" fold is printed."""
+    from mnistlib.tables import markdown_table
+
+    rows = [{"arm": f"Arm number {k} with a long name", "seeds": 10, "mean": "99.27%",
+             "diff": "+0.09 (+0.02 to +0.16)", "images": "+9", "seed_ci": "+0.03 to +0.14", "p": "0.055",
+             "seed_p": "0.021", "verdict": verdict} for k, verdict in enumerate(VERDICTS)]
+    cell = new_code_cell("report.md(tables.comparison_table(rows))  # CODE-IN-REPORT", execution_count=1,
+                         outputs=[new_output("display_data", data={"text/markdown": markdown_table(rows, WIDE_COLUMNS),
+                                                                   "text/plain": "<Markdown>"})])
+    path = tmp_path / "04_wide.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Wide"), cell]), path)
+    html = export.export_report([path], tmp_path / "report.html", INFO)
+    assert "CODE-IN-REPORT" in html.read_text(encoding="utf-8")  # folded on screen ...
+    pdf = pagecheck.print_pdf(html, tmp_path / "report.pdf", browser=browser)
+    words = pdf_words(pdf)
+    assert "CODE-IN-REPORT" not in " ".join(words) and "Code" not in words  # ... and not printed
+    for text in [*WIDE_COLUMNS.values(), *VERDICTS]:
+        assert found_in_order(words, text), (text, " ".join(words)[:2000])

@@ -510,3 +510,119 @@ def test_the_repositorys_report_toml_is_valid() -> None:
 
     assert REPORT_TOML == paths.ROOT / "report.toml" and REPORT_TOML.is_file()
     assert load_info().title  # the committed file names the study
+
+
+# ----------------------------------------------------------------------------- the talk: parts of the deck
+def _tags_on(cell: nbformat.NotebookNode, *tags: str) -> nbformat.NotebookNode:
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two notebooks whose deck order is the reverse of their files' order, with main, appendix, notes, slide-only
+    and takeaway cells."""
+    folder = tmp_path_factory.mktemp("talk")
+    first = new_notebook(cells=[
+        _on_slide(new_markdown_cell("# REPORT-HEADING-A"), "skip"),
+        _on_slide(_tags_on(new_markdown_cell("## MAIN-A1"), "slide-only"), "slide"),
+        _on_slide(new_code_cell("x", execution_count=1, outputs=[_markdown_output("BODY-A1")]), "-"),
+        _on_slide(_tags_on(new_markdown_cell("NOTES-A1"), "slide-only"), "notes"),
+        _on_slide(_tags_on(new_code_cell("t", execution_count=2, outputs=[_markdown_output("- TAKEAWAY-A")]),
+                           "takeaway"), "-"),
+        _on_slide(_tags_on(new_markdown_cell("## APPENDIX-A2"), "appendix"), "slide"),
+        _on_slide(new_markdown_cell("BODY-A2"), "-"),
+    ])
+    second = new_notebook(cells=[
+        _on_slide(new_markdown_cell("NOTES-BEFORE-B1"), "notes"),
+        _on_slide(new_markdown_cell("## MAIN-B1"), "slide"),
+        _on_slide(_tags_on(new_code_cell("t", execution_count=1, outputs=[_markdown_output("- TAKEAWAY-B")]),
+                           "takeaway"), "-"),
+        _on_slide(_tags_on(new_markdown_cell("## APPENDIX-B2"), "appendix"), "slide"),
+    ])
+    second.metadata["mnistreport"] = {"deck_order": 0.5}  # the second file's slides come first in the talk
+    paths = [folder / "01_a.ipynb", folder / "02_b.ipynb"]
+    for path, nb in zip(paths, (first, second), strict=True):
+        nbformat.write(nb, path)
+    return paths
+
+
+def _sections(html: str) -> list:
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser").select(".reveal .slides > section")
+
+
+def test_the_deck_is_title_main_takeaways_then_a_linked_appendix(talk: list[Path], tmp_path: Path,
+                                                                 reveal_dir: Path) -> None:
+    html = export_slides(talk, tmp_path / "talk.html", INFO).read_text(encoding="utf-8")
+    sections = _sections(html)
+    parts = [s.get("data-mnist-part") for s in sections]
+    assert parts == ["title", "main", "main", "takeaways", "appendix-contents", "appendix", "appendix"]
+    texts = [s.get_text(" ", strip=True) for s in sections]
+    assert "MAIN-B1" in texts[1] and "MAIN-A1" in texts[2] and "BODY-A1" in texts[2]  # deck_order 0.5 first
+    assert texts[3].index("TAKEAWAY-B") < texts[3].index("TAKEAWAY-A")  # gathered in deck order
+    assert "TAKEAWAY" not in " ".join(texts[:3] + texts[4:])
+    assert "APPENDIX-B2" in texts[5] and "APPENDIX-A2" in texts[6] and "BODY-A2" in texts[6]
+    links = [(a.get_text(), a["href"]) for a in sections[4].select("ol a")]
+    assert links == [("APPENDIX-B2", "#/5"), ("APPENDIX-A2", "#/6")]  # reveal.js slide indices of the appendix
+    notes = [[n.get_text(" ", strip=True) for n in s.select("aside.notes")] for s in sections]
+    assert notes[1] == ["NOTES-BEFORE-B1"] and notes[2] == ["NOTES-A1"]  # on their own slide, not on screen
+    assert "REPORT-HEADING-A" not in html
+
+
+def test_the_report_keeps_file_order_and_leaves_deck_only_cells_out(talk: list[Path], tmp_path: Path) -> None:
+    html = export_report(talk, tmp_path / "report.html", INFO).read_text(encoding="utf-8")
+    assert html.index("REPORT-HEADING-A") < html.index("MAIN-B1") < html.index("APPENDIX-B2")
+    for absent in ("MAIN-A1", "NOTES-A1", "TAKEAWAY-A", "TAKEAWAY-B"):  # slide-only and takeaway cells
+        assert absent not in html, absent
+    for present in ("BODY-A1", "APPENDIX-A2", "NOTES-BEFORE-B1"):  # notes cells without slide-only stay
+        assert present in html, present
+    assert '<a href="#nb-1-01_a">REPORT-HEADING-A</a>' in html  # sections named by the report's own headings
+
+
+def test_a_deck_order_that_is_not_a_number_is_refused(tmp_path: Path, reveal_dir: Path) -> None:
+    nb = new_notebook(cells=[_on_slide(new_markdown_cell("## A"), "slide")])
+    nb.metadata["mnistreport"] = {"deck_order": "first"}
+    nbformat.write(nb, tmp_path / "01_a.ipynb")
+    with pytest.raises(NotebookError, match="deck_order must be a number"):
+        export_slides([tmp_path / "01_a.ipynb"], tmp_path / "deck.html", INFO)
+
+
+def test_a_notebooks_first_slide_starts_a_slide_after_its_takeaways_are_taken_out() -> None:
+    cells = [_on_slide(new_markdown_cell("n"), "notes"), _on_slide(new_markdown_cell("a"), "-"),
+             _on_slide(new_markdown_cell("b"), "slide"), _on_slide(new_markdown_cell("c"), "fragment")]
+    groups = export._slide_groups(cells)
+    assert [[c.source for c in g] for g in groups] == [["a", "n"], ["b", "c"]]
+    assert groups[0][0].metadata.slideshow.slide_type == "slide"
+
+
+# ------------------------------------------------------------------------------------------ the report on paper
+def _demo_notebook(folder: Path) -> Path:
+    demo = '<style>.mnist-demo { display: flex; }</style><div class="mnist-demo" id="d1"><canvas></canvas></div>'
+    cell = new_code_cell("demo()", execution_count=1, outputs=[
+        new_output("display_data", data={"text/html": demo, "text/plain": "<Demo>"})])
+    (folder / "notebooks").mkdir(parents=True)
+    path = folder / "notebooks" / "07_demo.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Demo"), cell]), path)
+    return path
+
+
+def test_the_demo_prints_as_its_screenshot(tmp_path: Path, png: str) -> None:
+    """The report carries figures/demo.png (beside the notebooks' folder) as a print-only stand-in before the demo."""
+    path = _demo_notebook(tmp_path)
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "demo.png").write_bytes(base64.b64decode(png))
+    html = export_report([path], tmp_path / "report.html", INFO).read_text(encoding="utf-8")
+    stand_in = html.index('<figure class="mnist-print-only">')
+    assert stand_in < html.index('<div class="mnist-demo"')
+    assert f"data:image/png;base64,{png[:100]}" in html[stand_in:html.index('<div class="mnist-demo"')]
+    css = export._REPORT_CSS
+    assert ".mnist-print-only { display: none; }" in css  # on screen: the live demo only
+    printed = css[css.index("@media print"):]
+    assert ".mnist-print-only { display: block; }" in printed and ".mnist-demo { display: none !important; }" in printed
+
+
+def test_without_a_screenshot_the_printed_report_says_where_the_demo_runs(tmp_path: Path) -> None:
+    html = export_report([_demo_notebook(tmp_path)], tmp_path / "report.html", INFO).read_text(encoding="utf-8")
+    assert '<p class="mnist-print-only"><em>The live demo runs in the HTML report and in the slide deck' in html
