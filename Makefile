@@ -66,8 +66,9 @@ course-data: setup
 	$(BIN)/python scripts/course_data.py
 
 # One epoch through four input pipelines, then a sweep: 1 process x all threads vs 1 process per core. Each writes a
-# new file in benchmarks/ (machine and date in its name: committed results are never overwritten); README's block
-# shows the newest for each machine. About 6 minutes on 2 cores.
+# new file in benchmarks/ (machine and date in its name: committed results are never overwritten), which README's
+# block is generated from. About 6 minutes on 2 idle cores (estimated from the stored medians; far more under load),
+# and the first run writes the template pipeline's 70,000 PNGs into data/bench_png/.
 bench: setup
 	$(BIN)/python benchmarks/bench_epoch.py
 	$(BIN)/python benchmarks/bench_sweep.py

@@ -17,7 +17,7 @@ All pipelines are timed once per round, for `--rounds` interleaved rounds, and t
 shared machine an epoch's time drifts by a third within minutes, and interleaving spreads that drift evenly.
 With `--max-batches N` only N training and N test batches are timed and the epoch time is extrapolated
 (marked in the table). Results go to a new file, benchmarks/results-<device>-<machine>-<date>.json, written
-atomically: a committed result is never overwritten, and README's block shows the newest for each machine.
+atomically: a committed result is never overwritten (README's Performance block is generated from these files).
 
     python benchmarks/bench_epoch.py                      # full epochs, batch 64 and 256, every device present
     python benchmarks/bench_epoch.py --max-batches 200    # extrapolated from 200 batches per phase

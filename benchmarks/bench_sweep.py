@@ -3,8 +3,8 @@ core (joblib), on the same runs, in interleaved rounds; the median round counts.
 
 A network as small as LeNet-5 gains little from intra-op threads, so several runs side by side use a machine better
 than one run with many threads. This measures by how much, here, and writes a new file,
-benchmarks/results-sweep-<machine>-<cores>cores-<date>.json (the README's Performance block shows the newest for each
-machine; committed results are never overwritten).
+benchmarks/results-sweep-<machine>-<cores>cores-<date>.json (README's Performance block is generated from these files;
+committed results are never overwritten).
 
     python benchmarks/bench_sweep.py                  # 4 runs per configuration, 3 rounds
     python benchmarks/bench_sweep.py --runs 2 --rounds 1 --subset 4000   # smoke test
