@@ -88,6 +88,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh copy of the repository after README's setup command (see the module's docstring)."""
     if not STAMP.exists():
         pytest.skip(f"{STAMP.relative_to(REPO)} missing: run `make setup` in this checkout first")
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout: what a clone holds is what git tracks")
     root = tmp_path_factory.mktemp("readme") / "mnistlib"
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                             capture_output=True, check=True).stdout.decode().split("\0")
