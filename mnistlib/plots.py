@@ -217,6 +217,7 @@ def seed_dots(groups: dict[str, Sequence[float]], title: str, figures_dir: Folde
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color=color, linewidth=3)
         ax.annotate(f"{values.mean():.2f}%", (values.mean(), i + 0.32), ha="center", va="top")
     _rows(ax, list(groups), "final test accuracy (%): dots = seeds, bar = mean", title)
+    ax.set_ylim(len(groups) - 0.05, -0.6)  # room for the last row's mean under its bar
     return save(fig, figures_dir, name)
 
 

@@ -296,7 +296,27 @@ def report_html(notebooks: Sequence[str | os.PathLike[str]], info: ReportInfo | 
         },
     }
     html, _ = _html_exporter(_REPORT_TEMPLATE).from_notebook_node(nb, resources=resources)
-    return make_self_contained(without_machine_paths(_demo_for_print(html, parts[0][0].resolve().parent)))
+    html = _demo_for_print(_model_colours(html), parts[0][0].resolve().parent)
+    return make_self_contained(without_machine_paths(html))
+
+
+_TABLE_CELL = re.compile(r"<(td|th)>([^<]*)</\1>")
+
+
+def _model_colours(html: str) -> str:
+    """A table cell that names one model (LeNet-5 or CustomMLP) starts with a square in that model's colour, the
+    colour of every figure and of the demo (mnistlib.plots.MODEL_COLORS); the text stays black, to be read."""
+    from mnistlib.plots import MODEL_COLORS
+
+    def colour(match: re.Match[str]) -> str:
+        named = [model for model in MODEL_COLORS if model in match.group(2)]
+        if len(named) != 1:
+            return match.group(0)
+        tag, text = match.groups()
+        swatch = f'<span class="mnist-swatch" style="color: {MODEL_COLORS[named[0]]}">&#9632;</span> '
+        return f"<{tag}>{swatch}{text}</{tag}>"
+
+    return _TABLE_CELL.sub(colour, html)
 
 
 DEMO_SCREENSHOT = Path("figures") / "demo.png"  # beside the notebooks' folder: figures/ or build/sample/figures/
@@ -364,15 +384,17 @@ Reveal.initialize({
   plugins: (typeof RevealNotes !== 'undefined') ? [RevealNotes] : []
 }).then(() => mnistFit(Reveal.getCurrentSlide()));
 // Fill the slide (a projector at 1280x800 or 1024x768): tables take the largest font that fits the slide's width
-// and height, from 30 down to 24 slide pixels (18 px on a 1024x768 screen; they wrap before going smaller), then
+// and height, from 34 down to 24 slide pixels (18 px on a 1024x768 screen; they wrap before going smaller), then
 // figures the largest size that fits beside the slide's other content: the slide's width, or what height is left.
-const MNIST_TABLE_PX = [30, 24];
+const MNIST_TABLE_PX = [34, 24];
 function mnistFit(slide) {
   if (!slide) { return; }
   const limit = Reveal.getConfig().height;
   const tables = Array.from(slide.querySelectorAll('.jp-RenderedHTMLCommon table'));
   const imgs = Array.from(slide.querySelectorAll('.jp-RenderedImage img'));
-  const fits = () => slide.scrollHeight <= limit && tables.every((t) => t.scrollWidth <= slide.clientWidth);
+  const style = getComputedStyle(slide);
+  const inner = slide.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const fits = () => slide.scrollHeight <= limit && tables.every((t) => t.scrollWidth <= inner);
   imgs.forEach((i) => { i.style.height = '80px'; });  // tables first, with figures at their smallest
   if (tables.length) {
     const apply = (wrap, px) => tables.forEach((t) => { t.style.whiteSpace = wrap; t.style.fontSize = px + 'px'; });
@@ -381,14 +403,14 @@ function mnistFit(slide) {
       for (let px = MNIST_TABLE_PX[0]; px >= MNIST_TABLE_PX[1]; px--) {
         apply(wrap, px);
         if (fits()) { best = null; break search; }
-        const over = slide.scrollHeight + Math.max(0, ...tables.map((t) => t.scrollWidth - slide.clientWidth));
+        const over = slide.scrollHeight + Math.max(0, ...tables.map((t) => t.scrollWidth - inner));
         if (!best || over < best.over) { best = {wrap: wrap, px: px, over: over}; }
       }
     }
     if (best) { apply(best.wrap, best.px); }
   }
   if (imgs.length) {
-    const width = slide.clientWidth - 8;
+    const width = inner - 8;
     const size = (h) => imgs.forEach((i) => {
       const aspect = i.naturalWidth ? i.naturalHeight / i.naturalWidth : 0.75;
       i.style.height = Math.floor(Math.min(h, width * aspect)) + 'px';
@@ -441,6 +463,7 @@ html, body { height: 100%; margin: 0; }
 .reveal .jp-RenderedHTMLCommon table { table-layout: auto; }
 /* JupyterLab sets its own size on every cell: the deck's script sizes each table to its slide (24 px at least). */
 .reveal .jp-RenderedHTMLCommon :is(td, th, caption) { font-size: inherit; padding: 0.18em 0.32em; }
+.reveal .jp-RenderedHTMLCommon td { white-space: inherit; }  /* the table's: the deck's script sets it */
 .reveal .jp-RenderedHTMLCommon th { white-space: normal; }
 .reveal .jp-OutputArea-output pre { font-size: 24px; max-height: 520px; overflow: auto; white-space: pre-wrap; }
 .reveal .jp-Notebook-cell, .reveal .jp-Cell { padding: 0; }
@@ -696,4 +719,4 @@ def export_slides(
         exclude_output_prompt=True,
     )
     html, _ = exporter.from_notebook_node(nb, resources=resources)
-    return write_verified(make_self_contained(without_machine_paths(html)), Path(out_html))
+    return write_verified(make_self_contained(without_machine_paths(_model_colours(html))), Path(out_html))

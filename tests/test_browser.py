@@ -105,7 +105,7 @@ def test_measure_deck_at_a_projectors_size(exported: dict[str, Path], browser, t
     assert heading["words"] == pagecheck.words("Part 1: CHOSEN-HEADING-1 Loss $\\alpha x^2$ in prose.") == 7
     figure = next(s for s in slides if s["images"])
     (image,) = figure["images"]
-    assert image["width"] > 0.6 * figure["slide_width"] and image["natural_width"] == 240
+    assert image["width"] > 0.5 * figure["slide_width"] and image["natural_width"] == 240  # beside its table
     table = next(t for s in slides for t in s["texts"] if t["table"])
     assert table["px"] >= 18  # tables never shrink below 24 slide pixels
     assert all(s["overflow"] <= 0 and s["min_text_px"] >= 18 for s in slides if s["texts"])
