@@ -480,10 +480,10 @@ html, body { height: 100%; margin: 0; }
 .reveal .mnist-course { font-size: 28px; color: #555; }
 .reveal .mnist-date { font-size: 28px; color: #666; margin-top: 1em; }
 /* A big-numbers slide: numbers the audience reads from the back of the room, each with what it is. */
-.reveal .mnist-big { display: flex; justify-content: center; gap: 120px; margin: 40px 0 24px; text-align: center; }
-.reveal .mnist-big-number { font-size: 120px; font-weight: 700; line-height: 1.05; }
-.reveal .mnist-big-label { font-size: 36px; font-weight: 600; }
-.reveal .mnist-big-line { font-size: 36px; text-align: center; margin: 16px 0; }
+.reveal .mnist-big { display: flex; justify-content: center; gap: 140px; margin: 90px 0 48px; text-align: center; }
+.reveal .mnist-big-number { font-size: 140px; font-weight: 700; line-height: 1.05; }
+.reveal .mnist-big-label { font-size: 40px; font-weight: 600; }
+.reveal .mnist-big-line { font-size: 40px; text-align: center; margin: 16px 0 28px; }
 .reveal .mnist-small { font-size: 26px; color: #444; text-align: center; }
 .reveal .mnist-appendix-list ol { columns: 2; column-gap: 48px; font-size: 26px; }
 .reveal .mnist-appendix-list :is(li, p) { font-size: 26px; }
