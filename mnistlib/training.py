@@ -151,7 +151,8 @@ def format_epoch(record: dict[str, float], epochs: int) -> str:
     """One line per epoch, readable in a terminal and in an exported notebook."""
     splits = "".join(f"  {split} loss {record[f'{split}_loss']:.4f} acc {record[f'{split}_acc']:.2%}"
                      for split in ("train", "val", "test") if split == "train" or f"{split}_acc" in record)
-    return f"epoch {int(record['epoch']):>3}/{epochs}{splits}  {record['seconds']:.1f}s  lr {record['lr']:.4g}"
+    took = f"{record['seconds']:.1f}s" if record["seconds"] >= 0.1 else f"{1000 * record['seconds']:.0f}ms"
+    return f"epoch {int(record['epoch']):>3}/{epochs}{splits}  {took}  lr {record['lr']:.4g}"
 
 
 EVAL_BATCH = 1000  # evaluation needs no gradients: large batches, fewer kernel launches
