@@ -38,7 +38,7 @@ def plant(path: Path, kind: str, marker: Path) -> str:
     if kind == "module":  # a whole pickled module: torch advises allowlisting its class
         torch.save({"model": nn.Linear(2, 2)}, path)
         return "torch.nn.modules.linear.Linear"
-    path.write_bytes(pickle.dumps({"payload": RunsCode(marker)}, protocol=2))  # a plain pickle (protocol 2: no torch warning)
+    path.write_bytes(pickle.dumps({"payload": RunsCode(marker)}, protocol=2))  # plain pickle; 2: no torch warning
     return ""
 
 
