@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlib.io import atomic_path
+from mnistlib.io import atomic_path, unloadable
 
 FORMAT = 2  # 1: everything pickled (read with weights_only=False, no longer accepted unless plain data)
 
@@ -47,11 +47,7 @@ def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, opt
         if not isinstance(epochs := meta["history"], list):
             raise ValueError("history is not a list")
     except Exception as exc:  # torch raises many types for truncated, foreign or unsafe files
-        text = str(exc)
-        why = f"{type(exc).__name__}: {text}".splitlines()[0][:200]
-        if any(sign in text for sign in ("weights_only", "Weights only", "Unsupported global")):
-            name = text.partition("GLOBAL ")[2].split(maxsplit=1)  # not torch's advice: weights_only=False runs it
-            why = f"it holds pickled objects{f' ({name[0]})' if name else ''} that could run code, refused"
+        why = unloadable(exc)  # not torch's advice: weights_only=False would run the file's code
         kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")  # kept for inspection
         try:
             path.rename(kept)

@@ -24,7 +24,7 @@ from mnistlib import paths
 from mnistlib.augment import RandomAffine
 from mnistlib.data import MnistArrays, TensorBatches
 from mnistlib.fingerprint import changed, code_digests
-from mnistlib.io import atomic_path, read_json, write_json
+from mnistlib.io import atomic_path, read_json, unloadable, write_json
 from mnistlib.models import build_model, count_parameters
 from mnistlib.training import EVAL_BATCH, TrainSettings, fit, seed_everything, select_device
 
@@ -142,12 +142,8 @@ def load_weights(result: dict[str, Any], results_dir: str | Path | None = None,
         state = torch.load(path, map_location="cpu", weights_only=True)
         model = build(state) if build else build_model(spec["model"], spec["batch_norm"], spec["dropout"])
         model.load_state_dict(state)
-    except Exception as exc:
-        why = str(exc)
-        if "weights_only" in why or "Weights only" in why:  # never torch's advice: weights_only=False runs its code
-            name = why.partition("GLOBAL ")[2].split(maxsplit=1)
-            why = f"it holds pickled objects{f' ({name[0]})' if name else ''} that could run code, refused"
-        raise ValueError(f"{path}: cannot load weights for run {result['id']} ({why})") from None
+    except Exception as exc:  # never torch's advice: weights_only=False would run the file's code
+        raise ValueError(f"{path}: cannot load weights for run {result['id']} ({unloadable(exc)})") from None
     return model.eval()
 
 

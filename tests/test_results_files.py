@@ -296,3 +296,19 @@ def test_the_demo_writes_into_the_repository_from_any_directory(tmp_path: Path, 
     assert demo.main(["--results-dir", str(tmp_path / "results")]) == 0
     assert (repo_reports / "demo.html").is_file() and not (elsewhere / "reports").exists()
     assert "notes.json: not a stored run (no history), skipped" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- a re-check of the hostile review
+@pytest.mark.parametrize("keep", [0, 0.1, 0.5, 0.99])
+def test_a_truncated_weights_file_is_said_to_be_cut_short(tmp_path: Path, capsys, keep: float):
+    """Before: `cannot load weights ... ([Errno 22] Invalid argument)`, or miniz's internals, depending on the cut."""
+    def cut(path: Path) -> None:
+        torch.save(CustomMLP().state_dict(), path)
+        path.write_bytes(path.read_bytes()[:int(path.stat().st_size * keep)])
+
+    results = tmp_path / "results"
+    _store_template_runs(results, cut)
+    assert demo.main(["--results-dir", str(results), "--out", str(tmp_path / "demo.html")]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert line == (f"error: {weights_path('mlp-seed0-sample100-0000000000', results)}: cannot load weights for run "
+                    "mlp-seed0-sample100-0000000000 (it is cut short or not a torch file)")

@@ -14,7 +14,7 @@ import torch
 
 from mnistlib.data.arrays import TENSOR_KEYS, DataError, MnistArrays, check_split
 from mnistlib.data.course import folder_files
-from mnistlib.io import atomic_path
+from mnistlib.io import atomic_path, unloadable
 
 CACHE_VERSION = 2  # 2: keyed on content (1 was keyed on mtimes)
 _DTYPES = {key: torch.int64 if key.endswith("labels") else torch.uint8 for key in TENSOR_KEYS}
@@ -49,7 +49,7 @@ def load_cache(cache_file: Path, signature: dict[str, Any], verbose: bool) -> di
             for split in ("train", "test"):
                 check_split(obj[f"{split}_images"], obj[f"{split}_labels"], str(cache_file), str(cache_file))
     except Exception as exc:  # truncated/corrupt pickles raise many types
-        why = f"cache {cache_file} is unreadable ({f'{type(exc).__name__}: {exc}'[:200]})"
+        why = f"cache {cache_file} is unreadable ({unloadable(exc)})"
     else:
         if ok and obj.get("signature") == signature:
             return {k: obj[k] for k in TENSOR_KEYS}
