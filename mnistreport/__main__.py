@@ -46,11 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["build"]:
-        return build.main(argv[1:])
-    args = _parser().parse_args(argv)
-    with warnings.catch_warnings():  # one plain line per warning on the console, restored afterwards
+    with warnings.catch_warnings():  # one plain line per warning on the console (make report's too), restored after
         warnings.showwarning = lambda message, *_a, **_k: print(f"warning: {message}", file=sys.stderr)
+        if argv[:1] == ["build"]:
+            return build.main(argv[1:])
+        args = _parser().parse_args(argv)
         try:
             return _run(args)
         except (OSError, export.NotebookError, RuntimeError, ValueError, ImportError) as exc:

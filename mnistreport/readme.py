@@ -73,54 +73,62 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> s
 
 
 def bench_block(bench_dir: Path | None = None) -> str:
-    """Markdown for README's Performance section, from the JSON tables `make bench` writes."""
+    """Markdown for README's Performance section, from the JSON tables `make bench` writes; a file there that is not
+    such a table is skipped with a warning naming it."""
     bench_dir = Path(bench_dir) if bench_dir else BENCH_DIR
     epochs = sorted(p for p in bench_dir.glob("results-*.json") if not p.name.startswith("results-sweep-"))
     sweeps = sorted(bench_dir.glob("results-sweep-*.json"))
     if not epochs and not sweeps:
         return "No benchmark results are stored yet: run `make bench`."
     parts = []
-    for path in sweeps:
-        payload = read_json(path)
-        rows = payload["rows"]
-        parts.append(f"**Sweep** ({payload['benchmark']}; {payload['machine']['cpu']}, {payload['machine']['cores']} "
-                     f"cores; median of {len(rows[0]['round_s'])} interleaved rounds; measured "
-                     f"{payload['started'][:10]}): {rows[1]['configuration']} trains **{payload['ratio']:.2f}x** the "
-                     f"runs per hour of {rows[0]['configuration']}.")
-        parts.append("")
-        parts.append(markdown_table([{"c": r["configuration"], "s": f"{r['seconds']:.1f}",
-                                      "rph": f"{r['runs_per_hour']:,.0f}"} for r in rows],
-                                    {"c": "configuration", "s": "seconds (median)", "rph": "runs per hour"}))
-        parts.append("")
-    for path in epochs:
-        payload = read_json(path)
-        machine = payload["machine"]
-        where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores_usable']} cores"
-        rows = payload["rows"]
-        how = (f"{len(rows[0]['epochs'])} timed epochs each, steady state = mean after the first"
-               if len(rows[0]["epochs"]) > 1 else "one timed epoch after a warm-up")
-        if len(rows[0].get("round_s", [])) > 1:
-            how += f", median of {len(rows[0]['round_s'])} interleaved rounds"
-        if rows[0]["extrapolated"]:
-            how += f", extrapolated from {rows[0]['batches_timed']} batches per phase"
-        parts.append(f"**{rows[0]['device']}**: {where}; torch {machine['torch']}, {machine['torch_threads']} "
-                     f"threads; {how}; measured {payload['started'][:10]}.")
-        parts.append("")
-        table = [{
-            "pipeline": r["pipeline"], "batch": r["batch_size"], "s": f"{r['seconds_per_epoch']:.2f}",
-            "ips": f"{r['images_per_s']:,.0f}",
-            "vt": "" if r["x_vs_template"] is None else f"{r['x_vs_template']:.1f}x",
-            "vp": "" if r["x_vs_plain"] is None else f"{r['x_vs_plain']:.2f}x",
-            "acc": f"{100 * r['test_acc']:.2f}%",
-        } for r in rows]
-        parts.append(markdown_table(table, {
-            "pipeline": "pipeline", "batch": "batch", "s": "s per epoch (train + test)", "ips": "images/s",
-            "vt": "vs template", "vp": "vs plain loop", "acc": "test acc after the epochs"}))
-        if payload.get("targets"):
-            parts.append("")
-            parts.extend(f"- {line}" for line in payload["targets"])
-        parts.append("")
+    for path, describe in [(path, _sweep_parts) for path in sweeps] + [(path, _epoch_parts) for path in epochs]:
+        try:
+            parts += describe(read_json(path))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # not what `make bench` writes
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            warnings.warn(f"{paths.shown(path)}: not a benchmark result, skipped ({why})", stacklevel=2)
     return "\n".join(parts).rstrip()
+
+
+def _sweep_parts(payload: dict[str, Any]) -> list[str]:
+    """A sweep's sentence and table (benchmarks/results-sweep-*.json)."""
+    rows = payload["rows"]
+    return [f"**Sweep** ({payload['benchmark']}; {payload['machine']['cpu']}, {payload['machine']['cores']} "
+            f"cores; median of {len(rows[0]['round_s'])} interleaved rounds; measured "
+            f"{payload['started'][:10]}): {rows[1]['configuration']} trains **{payload['ratio']:.2f}x** the "
+            f"runs per hour of {rows[0]['configuration']}.", "",
+            markdown_table([{"c": r["configuration"], "s": f"{r['seconds']:.1f}",
+                             "rph": f"{r['runs_per_hour']:,.0f}"} for r in rows],
+                           {"c": "configuration", "s": "seconds (median)", "rph": "runs per hour"}), ""]
+
+
+def _epoch_parts(payload: dict[str, Any]) -> list[str]:
+    """One device's epoch timings: a sentence, the table and the targets (benchmarks/results-*.json)."""
+    machine = payload["machine"]
+    where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores_usable']} cores"
+    rows = payload["rows"]
+    how = (f"{len(rows[0]['epochs'])} timed epochs each, steady state = mean after the first"
+           if len(rows[0]["epochs"]) > 1 else "one timed epoch after a warm-up")
+    if len(rows[0].get("round_s", [])) > 1:
+        how += f", median of {len(rows[0]['round_s'])} interleaved rounds"
+    if rows[0]["extrapolated"]:
+        how += f", extrapolated from {rows[0]['batches_timed']} batches per phase"
+    parts = [f"**{rows[0]['device']}**: {where}; torch {machine['torch']}, {machine['torch_threads']} "
+             f"threads; {how}; measured {payload['started'][:10]}.", ""]
+    table = [{
+        "pipeline": r["pipeline"], "batch": r["batch_size"], "s": f"{r['seconds_per_epoch']:.2f}",
+        "ips": f"{r['images_per_s']:,.0f}",
+        "vt": "" if r["x_vs_template"] is None else f"{r['x_vs_template']:.1f}x",
+        "vp": "" if r["x_vs_plain"] is None else f"{r['x_vs_plain']:.2f}x",
+        "acc": f"{100 * r['test_acc']:.2f}%",
+    } for r in rows]
+    parts.append(markdown_table(table, {
+        "pipeline": "pipeline", "batch": "batch", "s": "s per epoch (train + test)", "ips": "images/s",
+        "vt": "vs template", "vp": "vs plain loop", "acc": "test acc after the epochs"}))
+    if payload.get("targets"):
+        parts.append("")
+        parts.extend(f"- {line}" for line in payload["targets"])
+    return [*parts, ""]
 
 
 def _marker(start: str) -> re.Pattern[str]:

@@ -312,3 +312,25 @@ def test_a_truncated_weights_file_is_said_to_be_cut_short(tmp_path: Path, capsys
     line = one_line_error(capsys.readouterr().err)
     assert line == (f"error: {weights_path('mlp-seed0-sample100-0000000000', results)}: cannot load weights for run "
                     "mlp-seed0-sample100-0000000000 (it is cut short or not a torch file)")
+
+
+@pytest.mark.parametrize("content", [[], {"rows": None}, {"machine": {}, "rows": []}, "text"])
+def test_a_benchmark_file_that_is_no_result_is_skipped_with_a_warning(tmp_path: Path, content):
+    """Before: `python -m mnistreport readme` (and make report's last step) crashed: TypeError, KeyError 'machine'."""
+    from mnistreport.readme import BENCH_END, BENCH_START, bench_block, update_readme
+
+    for name in ("results-cpu.json", "results-sweep-2cores.json"):
+        shutil.copy(REPO / "benchmarks" / name, tmp_path / name)
+    good = bench_block(tmp_path)
+    for name in ("results-zzz.json", "results-sweep-zzz.json"):
+        write_json(tmp_path / name, content)
+        skipped = rf"^{re.escape(str(tmp_path / name))}: not a benchmark result, skipped \("
+        with pytest.warns(UserWarning, match=skipped):
+            assert bench_block(tmp_path) == good
+        (tmp_path / name).unlink()
+    write_json(tmp_path / "results-zzz.json", content)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n<!-- results:start -->\nold\n<!-- results:end -->\n{BENCH_START}\nold\n{BENCH_END}\n")
+    with pytest.warns(UserWarning, match="results-zzz.json: not a benchmark result, skipped"):
+        assert update_readme(readme, results_block="new", bench_dir=tmp_path)
+    assert good in readme.read_text()
