@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -39,6 +38,7 @@ from mnistlib.io import atomic_open, atomic_path, describe_os_error
 KERNEL = "mnistlib"  # installed into the virtual environment by `make setup` (ipykernel install --sys-prefix)
 SAMPLE_DIR = paths.BUILD_DIR / "sample"
 QUICK_DIR = paths.BUILD_DIR / "quick"
+FULL_DIR = paths.BUILD_DIR / "full"  # the executed copies of a full build, copied into notebooks/ once all ran
 MODES = ("auto", "full", "sample", "quick")
 HEARTBEAT_S = 60.0  # the longest a build stays silent while a notebook runs
 
@@ -273,7 +273,7 @@ def execute_notebook(notebook: Path, target: Path, parameters: dict[str, Any] | 
     memory only (the file keeps that cell's source, and gets no second injected cell), no timings or papermill
     metadata, cell ids kept (missing ones derived from position and content), paths inside the repository
     relative. Executing the same notebook twice to the same result gives the same bytes. Written even when a
-    cell fails (the traceback is in it); the error names the notebook and the cell.
+    cell fails (the traceback is in it, not in the log); the one-line error names the notebook, the cell and the copy.
     """
     import nbformat
     from nbclient.exceptions import CellExecutionError
@@ -304,10 +304,9 @@ def execute_notebook(notebook: Path, target: Path, parameters: dict[str, Any] | 
     if failure is not None:
         index = progress.cell
         first = (_source(nb.cells[index - 1]).strip().splitlines() or [""])[0] if index else ""
-        if log:
-            log(_strip_root(re.sub(r"\x1b\[[0-9;]*m", "", str(failure))).rstrip())
         raise NotebookExecutionError(f"{notebook.name}: cell {index} ({first[:60]!r}) raised {failure.ename}: "
-                                     f"{failure.evalue}") from None
+                                     f"{' '.join(str(failure.evalue).split())} (executed copy with the traceback: "
+                                     f"{paths.shown(target)})") from None
     return target
 
 
@@ -354,11 +353,10 @@ def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None
         out_dir = Path(out_dir or paths.REPORTS_DIR)
         if log:
             log(f"full MNIST found: executing {len(notebooks)} notebooks in place, report in {paths.shown(out_dir)}")
-        with tempfile.TemporaryDirectory(prefix="mnistreport-run-", dir=notebooks_dir) as scratch:
-            executed = execute_notebooks(notebooks, Path(scratch), parameters, log)
-            for done, original in zip(executed, notebooks, strict=True):
-                with atomic_path(original) as tmp:
-                    shutil.copyfile(done, tmp)
+        executed = execute_notebooks(notebooks, FULL_DIR / "notebooks", parameters, log)  # a failed one stays there
+        for done, original in zip(executed, notebooks, strict=True):
+            with atomic_path(original) as tmp:
+                shutil.copyfile(done, tmp)
         report = export_report(notebooks, out_dir / "report.html")
     else:
         out_dir = Path(out_dir or (QUICK_DIR if mode == "quick" else SAMPLE_DIR))

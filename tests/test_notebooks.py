@@ -131,6 +131,7 @@ def recorded(monkeypatch, tmp_path):
     monkeypatch.setattr(build, "execute_notebooks", execute)
     monkeypatch.setattr("mnistreport.export.export_report", export)
     monkeypatch.setattr(build, "SAMPLE_DIR", tmp_path / "build" / "sample")
+    monkeypatch.setattr(build, "FULL_DIR", tmp_path / "build" / "full")
     return calls
 
 
@@ -158,6 +159,7 @@ def test_with_full_mnist_the_notebooks_are_replaced_in_place(recorded, monkeypat
 
     def execute(nbs, output_dir, parameters=None, log=print, kernel=build.KERNEL):
         recorded.update(parameters=parameters)
+        output_dir.mkdir(parents=True)
         for nb in nbs:
             (output_dir / nb.name).write_text('{"executed": true}')
         return [output_dir / nb.name for nb in nbs]

@@ -334,3 +334,35 @@ def test_a_benchmark_file_that_is_no_result_is_skipped_with_a_warning(tmp_path: 
     with pytest.warns(UserWarning, match="results-zzz.json: not a benchmark result, skipped"):
         assert update_readme(readme, results_block="new", bench_dir=tmp_path)
     assert good in readme.read_text()
+
+
+FAILING_NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+    {"cell_type": "code", "id": "params", "metadata": {"tags": ["parameters"]}, "outputs": [], "execution_count": None,
+     "source": "RETRAIN = False\nJOBS = 'auto'"},
+    {"cell_type": "code", "id": "load", "metadata": {}, "outputs": [], "execution_count": None,
+     "source": "def load():\n    raise ValueError('results/x.json: final_test_acc is null, an accuracy from 0 to 1 "
+               "expected')\n\nload()"}]}
+
+
+def test_a_failing_notebook_in_the_build_is_one_line_naming_the_copy_with_the_traceback(tmp_path: Path, monkeypatch):
+    """Before: `make report` printed nbclient's "An error occurred" block and the whole cell traceback (64 lines)
+    before the one line naming the notebook and the cell; in place (full MNIST) the copy was deleted with its folder."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from mnistreport import build
+
+    if "mnistlib" not in KernelSpecManager().find_kernel_specs():
+        pytest.skip("no mnistlib kernel (make setup installs it)")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_json(notebooks / "03_bad.ipynb", FAILING_NOTEBOOK)
+    before = (notebooks / "03_bad.ipynb").read_text()
+    monkeypatch.setattr(build, "FULL_DIR", tmp_path / "build" / "full")
+    log: list[str] = []
+    with pytest.raises(build.NotebookExecutionError) as err:
+        build.build_report(mode="full", out_dir=tmp_path / "reports", notebooks_dir=notebooks, log=log.append)
+    copy = tmp_path / "build" / "full" / "notebooks" / "03_bad.ipynb"
+    assert str(err.value) == ("03_bad.ipynb: cell 2 ('def load():') raised ValueError: results/x.json: final_test_acc "
+                              f"is null, an accuracy from 0 to 1 expected (executed copy with the traceback: {copy})")
+    assert not [line for line in log if "Traceback" in line or "ValueError" in line or "error occurred" in line], log
+    assert '"output_type": "error"' in copy.read_text() and (notebooks / "03_bad.ipynb").read_text() == before
