@@ -960,3 +960,33 @@ class Runs:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("container", ["tar.gz", "folder", "hard link"])
+def test_a_huge_png_member_is_refused_before_it_is_read(tmp_path: Path, container: str) -> None:
+    """A 500 MiB train/0_1.png was read whole (+400 MB of memory) before its PNG was found not to decode."""
+    import tracemalloc
+
+    size, archive = 32 << 20, tmp_path / ("train" if container == "folder" else "train.tar.gz")
+    if container == "folder":
+        archive.mkdir()
+        with open(archive / "0_1.png", "wb") as handle:
+            handle.truncate(size)  # sparse: no disk used
+    else:
+        with tarfile.open(archive, "w:gz", compresslevel=1) as tar, open("/dev/zero", "rb") as zeros:
+            info = tarfile.TarInfo("train/big.bin" if container == "hard link" else "train/0_1.png")
+            info.size = size
+            tar.addfile(info, zeros)
+            if container == "hard link":  # a link's own size is 0: it reads its target's content
+                link = tarfile.TarInfo("train/0_1.png")
+                link.type, link.linkname = tarfile.LNKTYPE, "train/big.bin"
+                tar.addfile(link)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"over 1 MiB, too large for a 28x28 PNG") as err:
+            read_png_archive(archive)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    where = str(archive / "0_1.png") if container == "folder" else f"{archive}:train/0_1.png"
+    assert str(err.value).startswith(f"{where}: ") and peak < 6 << 20, (str(err.value), peak)

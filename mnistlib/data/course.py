@@ -18,6 +18,7 @@ from mnistlib.data.arrays import DataError, MnistArrays
 from mnistlib.data.batches import normalise
 
 _PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
+_MAX_PNG = 1 << 20  # bytes read of a digit image at most: a 28x28 PNG takes under 1 KiB, a larger file is refused
 
 
 def _sort_key(ident: str) -> tuple[int, int, str]:
@@ -76,12 +77,13 @@ class _WholeTarInfo(tarfile.TarInfo):
 
 
 def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
-    """(display name, (id, label), content) of each digit image in a tar or folder, at any depth, by the same rules;
-    a tar is read to its end (a .tar.gz to its checksum) or refused."""
+    """(display name, (id, label), content up to _MAX_PNG + 1 bytes) of each digit image in a tar or folder, at any
+    depth, by the same rules; a tar is read to its end (a .tar.gz to its checksum) or refused."""
     if path.is_dir():
         for file in folder_files(path):
             if parsed := _parse_name(file.relative_to(path).as_posix(), str(file)):
-                yield str(file), parsed, file.read_bytes()
+                with open(file, "rb") as handle:
+                    yield str(file), parsed, handle.read(_MAX_PNG + 1)
         return
     try:
         with tarfile.open(path, "r:*", tarinfo=_WholeTarInfo) as tar:
@@ -90,7 +92,7 @@ def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
                 if member.issym():
                     raise DataError(f"{where}: symbolic link in a tar archive (store the file it points to instead)")
                 if (member.isfile() or member.islnk()) and (parsed := _parse_name(member.name, where)):
-                    yield where, parsed, tar.extractfile(member).read()  # a hard link reads its target's content
+                    yield where, parsed, tar.extractfile(member).read(_MAX_PNG + 1)  # a hard link reads its target
             while tar.fileobj.read(1 << 20):  # the rest: a compressed archive's checksum is checked at its end
                 pass
     except (tarfile.TarError, OSError, EOFError, zlib.error, KeyError) as exc:
@@ -104,6 +106,8 @@ def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.
         raise DataError(f"{path}: no such tar file or folder")
     found: dict[tuple[int, int, str], tuple[str, np.ndarray, int]] = {}  # sort key -> (where, image, label)
     for where, (ident, label), blob in _iter_pngs(path):
+        if len(blob) > _MAX_PNG:
+            raise DataError(f"{where}: over {_MAX_PNG >> 20} MiB, too large for a 28x28 PNG (not read further)")
         if (key := _sort_key(ident)) in found:
             raise DataError(f"{where}: duplicate id {ident!r} (also in {found[key][0]})")
         found[key] = (where, _decode_png(blob, where), label)
