@@ -990,3 +990,26 @@ def test_a_huge_png_member_is_refused_before_it_is_read(tmp_path: Path, containe
         tracemalloc.stop()
     where = str(archive / "0_1.png") if container == "folder" else f"{archive}:train/0_1.png"
     assert str(err.value).startswith(f"{where}: ") and peak < 6 << 20, (str(err.value), peak)
+
+
+def test_a_gzip_bomb_in_the_mirror_is_refused_at_the_canonical_size(
+    tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IDX .gz declaring 10 images then 1 GiB of zeros was decompressed whole (a 1 GiB temporary file in
+    data/MNIST/raw, 13 s) before its md5 was found wrong."""
+    mirror = write_idx_folder(tmp_path / "mirror", small)
+    bomb = mirror / "train-images-idx3-ubyte.gz"  # the first file copied
+    with gzip.open(bomb, "wb", compresslevel=1) as out:
+        out.write(idx_bytes(np.zeros((10, 28, 28), np.uint8)))
+        for _ in range(80):
+            out.write(bytes(1 << 20))
+    read: list[int] = []
+    real_read = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, n=-1: read.append(len(got := real_read(self, n))) or got)
+    data = tmp_path / "data"
+    data.mkdir()
+    with pytest.raises(DataError, match=r"decompresses to more than the 47,040,016 bytes of train-images-idx3-ubyte"
+                       ) as err:
+        copy_from_mirror(mirror, data)
+    assert str(err.value).startswith(f"{bomb}: ") and sum(read) <= 47_040_017
+    assert all_files(data) == []

@@ -17,11 +17,12 @@ import torch
 
 from mnistlib.data.arrays import DataError, MnistArrays, check_split
 
-# Canonical MNIST files and the md5 of their decompressed content, in the same order.
+# Canonical MNIST files, and the md5 and size of their decompressed content, in the same order.
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 MD5 = dict(zip(IDX_FILES.values(), ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
                "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"), strict=True))
+SIZES = dict(zip(IDX_FILES.values(), (47_040_016, 60_008, 7_840_016, 10_008), strict=True))
 _MAGIC = {"labels": 0x00000801, "images": 0x00000803}
 
 
@@ -42,13 +43,15 @@ def open_content(path: Path) -> Iterator[BinaryIO]:
             raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
 
 
-def content_md5(path: Path, copy_to: Path | None = None) -> str:
-    """md5 of the decompressed content, read 1 MiB at a time (and written to `copy_to` as it goes, when given)."""
-    digest = hashlib.md5(usedforsecurity=False)
+def content_md5(path: Path, name: str, copy_to: Path | None = None) -> str:
+    """md5 of the decompressed content by the MiB (copied to `copy_to` if given), refused past `name`'s true size."""
+    digest, size = hashlib.md5(usedforsecurity=False), 0
     with open_content(path) as src, open(copy_to or os.devnull, "wb") as out:
-        while chunk := src.read(1 << 20):
+        while chunk := src.read(min(1 << 20, SIZES[name] + 1 - size)):
             digest.update(chunk)
-            out.write(chunk)
+            size += out.write(chunk)
+    if size > SIZES[name]:
+        raise DataError(f"{path}: decompresses to more than the {SIZES[name]:,} bytes of {name}")
     return digest.hexdigest()
 
 

@@ -15,7 +15,7 @@ from mnistlib.io import atomic_path
 def present_and_correct(raw_dir: Path, name: str) -> bool:
     """True when raw_dir already holds `name` (plain, else .gz) with the canonical content."""
     with contextlib.suppress(DataError):
-        return any(c.is_file() and content_md5(c) == MD5[name] for c in (raw_dir / name, raw_dir / f"{name}.gz"))
+        return any(c.is_file() and content_md5(c, name) == MD5[name] for c in (raw_dir / name, raw_dir / f"{name}.gz"))
     return False
 
 
@@ -37,7 +37,7 @@ def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike
     todo = [(name, _find_in_mirror(mirror, name)) for name in MD5 if not present_and_correct(raw_dir, name)]
     with contextlib.ExitStack() as stack:  # every file staged first, renamed into place only if all verify
         for name, src in todo:
-            got = content_md5(src, copy_to=stack.enter_context(atomic_path(raw_dir / name)))
+            got = content_md5(src, name, copy_to=stack.enter_context(atomic_path(raw_dir / name)))
             if got != MD5[name]:
                 raise DataError(f"{src}: md5 of the decompressed content is {got}, expected {MD5[name]} for {name}; "
                                 "nothing was copied")
