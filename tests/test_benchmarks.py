@@ -31,6 +31,7 @@ def test_quick_run_prints_the_table_and_writes_json_with_every_pipeline(tmp_path
         sys.executable, str(SCRIPT), "--quick", "--source", "sample", "--subset", "512", "--devices", "cpu",
         "--batch-sizes", "64", "--data-dir", str(tmp_path / "data"), "--json-dir", str(tmp_path),
     ]
+    (tmp_path / "data").mkdir()  # a data folder given must exist
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout

