@@ -343,6 +343,7 @@ def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    asked = mode
     if mode == "auto":
         mode = "full" if full_data_available() else "sample"
     start = time.perf_counter()
@@ -365,8 +366,10 @@ def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None
         else:
             parameters["DATA_SOURCE"] = "sample"
             if log:
-                log(f"no full MNIST found (data/, MNIST_MIRROR, download): building on the 5,000-digit sample "
-                    f"under {paths.shown(out_dir)}; committed files stay as they are")
+                why = ("no full MNIST found (data/, MNIST_MIRROR, download)" if asked == "auto"
+                       else "mode sample, as asked")
+                log(f"{why}: building on the 5,000-digit sample under {paths.shown(out_dir)}; committed files stay "
+                    "as they are")
         parameters.update(RESULTS_DIR=str(out_dir / "results"), FIGURES_DIR=str(out_dir / "figures"))
         executed = execute_notebooks(notebooks, out_dir / "notebooks", parameters, log)
         report = export_report(executed, out_dir / "report.html")
