@@ -80,14 +80,18 @@ def bench_block(bench_dir: Path | None = None) -> str:
     sweeps = sorted(bench_dir.glob("results-sweep-*.json"))
     if not epochs and not sweeps:
         return "No benchmark results are stored yet: run `make bench`."
-    parts = []
+    newest: dict[tuple, tuple[str, list[str]]] = {}  # per kind and machine, the latest measurement only
     for path, describe in [(path, _sweep_parts) for path in sweeps] + [(path, _epoch_parts) for path in epochs]:
         try:
-            parts += describe(read_json(path))
+            payload = read_json(path)
+            machine = (describe.__name__, payload["machine"].get("cpu"), payload["machine"].get("cores"),
+                       payload["machine"].get("gpu"), payload.get("rows", [{}])[0].get("device"))
+            if machine not in newest or payload["started"] > newest[machine][0]:
+                newest[machine] = (payload["started"], describe(payload))
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:  # not what `make bench` writes
             why = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
             warnings.warn(f"{paths.shown(path)}: not a benchmark result, skipped ({why})", stacklevel=2)
-    return "\n".join(parts).rstrip()
+    return "\n".join(part for _, parts in newest.values() for part in parts).rstrip()
 
 
 def _sweep_parts(payload: dict[str, Any]) -> list[str]:

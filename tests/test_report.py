@@ -82,3 +82,15 @@ def test_committed_readme_matches_committed_benchmarks():
     text = (paths.ROOT / "README.md").read_text()
     block = text.split(BENCH_START, 1)[1].split(BENCH_END, 1)[0].strip()
     assert block == bench_block().strip(), "README performance block is stale: python -m mnistreport readme"
+
+
+def test_bench_block_shows_the_newest_measurement_per_machine(tmp_path):
+    old = _bench_payload("cpu", [("template", 40.0), ("plain", 8.0), ("mnistlib", 4.0)])
+    new = {**_bench_payload("cpu", [("template", 30.0), ("plain", 6.0), ("mnistlib", 2.0)]),
+           "started": "2026-12-01T10:00:00+0000"}
+    write_json(tmp_path / "results-cpu.json", old)
+    write_json(tmp_path / "results-cpu-x86-2026-12-01.json", new)
+    block = bench_block(tmp_path)
+    assert "| mnistlib | 64 | 2.00 |" in block and "| mnistlib | 64 | 4.00 |" not in block
+    write_json(tmp_path / "results-cpu-x86-2026-12-01.json", {**new, "machine": {**new["machine"], "cpu": "Other"}})
+    assert "| mnistlib | 64 | 2.00 |" in bench_block(tmp_path) and "| mnistlib | 64 | 4.00 |" in bench_block(tmp_path)
