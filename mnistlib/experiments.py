@@ -158,7 +158,8 @@ def run(spec: RunSpec, seed: int, data: MnistArrays, results_dir: str | Path | N
     n_test = len(data.test_labels) if score_test else None
     if not retrain and (stored := stored_result(path, spec, keep_weights, n_test)[0]) is not None:
         return stored
-    checkpoint = results_dir / "checkpoints" / f"{identifier}.pt"
+    code = hashlib.sha256(json.dumps(code_of(spec), sort_keys=True).encode()).hexdigest()[:8]
+    checkpoint = results_dir / "checkpoints" / f"{identifier}-{code}.pt"  # never resumed after a code change
     if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
     torch_device = select_device(device)

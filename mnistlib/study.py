@@ -130,10 +130,11 @@ def compare(experiment: Experiment, pairs: Sequence[tuple[str, str]], labels: np
     rows = []
     for arm, baseline in pairs:
         a, b = experiment.correct(arm, labels), experiment.correct(baseline, labels)
-        if min(len(a), len(b)) < MIN_SEEDS_FOR_TESTS:
+        shared = set(a) & set(b)  # paired on these when there are any (stats.compare), else Welch on all
+        if (len(shared) if shared else min(len(a), len(b))) < MIN_SEEDS_FOR_TESTS:
             mean_a, mean_b = (float(np.mean([v.mean() for v in group.values()])) for group in (a, b))
-            row = {"n": min(len(a), len(b)), "mean": mean_a, "baseline_mean": mean_b, "difference": mean_a - mean_b,
-                   "untested": True}
+            row = {"n": len(shared) or min(len(a), len(b)), "mean": mean_a, "baseline_mean": mean_b,
+                   "difference": mean_a - mean_b, "untested": True}
         else:
             row = stats.compare(a, b)
         rows.append({**row, "arm": arm, "baseline": baseline, "label": experiment.label(arm),

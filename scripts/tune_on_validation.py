@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlib.data import MnistArrays, load_mnist
-from mnistlib.experiments import RunSpec, sweep
+from mnistlib.experiments import RunSpec, final_val_acc, sweep
 from mnistlib.io import write_json
 from mnistlib.study import STUDY_EPOCHS, TUNING_DIR, VAL_SIZE
 from mnistlib.training import TrainSettings
@@ -82,7 +82,7 @@ def decide(name: str, candidates: list[RunSpec], data: MnistArrays, *, seeds: Se
         for result in sweep(candidates, seeds, data, tuning_dir / "runs", jobs=jobs, score_test=False):
             entry = means.setdefault(result["name"], {"spec": result["spec"], "parameters": result["parameters"],
                                                       "val_acc": []})
-            entry["val_acc"].append(result["final_val_acc"])
+            entry["val_acc"].append(final_val_acc(result))
         for entry in means.values():
             entry["mean"] = statistics.fmean(entry["val_acc"])
         chosen = winner(means)

@@ -189,3 +189,43 @@ def test_every_validation_record_names_the_winner_by_its_rule(tuning):
 
 def test_tuning_winner_breaks_exact_ties_by_grid_order(tuning):
     assert tuning.winner({"a": {"mean": 0.98}, "b": {"mean": 0.99}, "c": {"mean": 0.99}}) == "b"
+
+
+def test_an_interrupted_run_is_not_resumed_once_its_code_changed(sample_data: MnistArrays, tmp_path: Path,
+                                                                  monkeypatch, capsys):
+    """A checkpoint holds epochs of the code it was trained with: after a code change the run starts over."""
+    import mnistlib.training as training
+
+    data = MnistArrays(sample_data.train_images[:300], sample_data.train_labels[:300],
+                       sample_data.test_images[:100], sample_data.test_labels[:100], "sample", "")
+    spec = RunSpec("mlp", model="mlp", settings=TrainSettings(epochs=2))
+
+    def interrupt(record, epochs):  # after epoch 1's checkpoint is written
+        raise KeyboardInterrupt
+
+    def resumed(code: dict[str, str], results: Path) -> bool:
+        monkeypatch.setattr(training, "format_epoch", interrupt)
+        try:  # (pytest.raises does not take KeyboardInterrupt)
+            experiments.run(spec, 0, data, results)
+            pytest.fail("the run was not interrupted")
+        except KeyboardInterrupt:
+            pass
+        monkeypatch.undo()
+        monkeypatch.setattr(experiments, "code_of", lambda s: code)
+        capsys.readouterr()
+        experiments.run(spec, 0, data, results, retrain=True, resume=True)
+        monkeypatch.undo()
+        return "resuming from" in capsys.readouterr().out
+
+    today = experiments.code_of(spec)
+    assert resumed(today, tmp_path / "same")
+    assert not resumed({**today, "mnistlib.training.train": "0" * 12}, tmp_path / "changed")
+
+
+def test_a_paired_test_needs_enough_shared_seeds(planted):
+    data, results = planted
+    runs = _train(data, results)
+    runs.runs["dropout"] = [r for r in runs.runs["dropout"] if r["seed"] != 0]  # seeds 1-3
+    runs.runs["baseline"] = [r for r in runs.runs["baseline"] if r["seed"] != 3]  # seeds 0-2: 2 shared
+    (row,) = study.compare(runs, [("dropout", "baseline")], data.test_labels.numpy())
+    assert row["untested"] and row["n"] == 2
