@@ -944,7 +944,7 @@ def test_a_planted_pickle_in_the_cache_is_refused_without_torchs_advice(
     write_png_folder(tmp_path / "test", small.test_images, small.test_labels)
     (tmp_path / "cache").mkdir()
     marker = tmp_path / "code-ran"
-    (tmp_path / "cache" / "course.pt").write_bytes(pickle.dumps({"x": Runs(f"touch {marker}")}))
+    (tmp_path / "cache" / "course.pt").write_bytes(pickle.dumps({"x": Runs(f"touch {marker}")}, protocol=2))
     assert load_mnist(tmp_path, source="course").source == "course"
     line = next(line for line in capsys.readouterr().err.splitlines() if "is unreadable" in line)
     assert line.startswith(f"mnistlib: cache {tmp_path / 'cache' / 'course.pt'} is unreadable (it holds pickled "
