@@ -127,9 +127,9 @@ def compare(experiment: Experiment, pairs: Sequence[tuple[str, str]], labels: np
     Runs of the same seed are paired (same validation split, data order and initial weights); groups with fewer
     than `MIN_SEEDS_FOR_TESTS` seeds get their means and difference only, and the verdict "not tested".
     """
-    rows = []
+    rows, correct = [], {name: experiment.correct(name, labels) for name in {n for pair in pairs for n in pair}}
     for arm, baseline in pairs:
-        a, b = experiment.correct(arm, labels), experiment.correct(baseline, labels)
+        a, b = correct[arm], correct[baseline]  # each group's predictions decoded once, not once per pair
         shared = set(a) & set(b)  # paired on these when there are any (stats.compare), else Welch on all
         if (len(shared) if shared else min(len(a), len(b))) < MIN_SEEDS_FOR_TESTS:
             mean_a, mean_b = (float(np.mean([v.mean() for v in group.values()])) for group in (a, b))
