@@ -1,6 +1,5 @@
-"""Checkpoints of interrupted runs: one `.pt` file of tensors and plain numbers per run, saved atomically after every
-epoch, read with `weights_only=True` (no code runs); the run's signature and history are a JSON string inside it. An
-unreadable checkpoint is set aside (`<name>.unreadable-<time>`) and the run starts over; another run's is refused."""
+"""Checkpoints of interrupted runs: tensors and plain numbers, saved atomically after every epoch and read with
+`weights_only=True` (no code runs). An unreadable one is set aside and the run starts over; another run's is refused."""
 
 from __future__ import annotations
 
@@ -15,16 +14,16 @@ from torch import nn
 
 from mnistlib.io import atomic_path, unloadable
 
-FORMAT = 2  # 1: everything pickled (read with weights_only=False, no longer accepted unless plain data)
+FORMAT = 2  # format 1 (pickled signature and history) is read no more: a run it interrupted starts over
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that is readable but cannot be used for this run; the message names the file."""
+    """A readable checkpoint that cannot be used for this run; the message names the file."""
 
 
 def save_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler | None, epochs: list[dict[str, float]]) -> None:
-    """Write the state after the last finished epoch atomically: a kill mid-write keeps the previous one."""
+    """The state after the last finished epoch; a kill mid-write keeps the previous one."""
     with atomic_path(path) as tmp:
         torch.save({"format": FORMAT, "meta": json.dumps({"signature": signature, "history": epochs}),
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -34,20 +33,18 @@ def save_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, opt
 def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler | None, device: torch.device | str
                     ) -> list[dict[str, float]]:
-    """Restore model, optimizer and scheduler from `path`; the finished epochs' records ([] with no file, or with an
-    unreadable one, set aside). A checkpoint of another run (settings, seed, data or model differ): CheckpointError."""
+    """Restore model, optimizer and scheduler from `path`; the finished epochs' records ([] with no file, or an
+    unreadable one). A checkpoint of another run (settings, seed, data or model differ): CheckpointError."""
     if not path.exists():
         return []
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-        if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-            raise ValueError("not a mnistlib checkpoint")
-        meta = (json.loads(state["meta"]) if "meta" in state  # else format 1, plain data that weights_only reads
-                else {"signature": state["signature"], "history": state["history"]["epochs"]})
-        if not isinstance(epochs := meta["history"], list):
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"not a mnistlib checkpoint of format {FORMAT}")
+        meta = json.loads(state["meta"])
+        if not isinstance(meta["history"], list):
             raise ValueError("history is not a list")
     except Exception as exc:  # torch raises many types for truncated, foreign or unsafe files
-        why = unloadable(exc)  # not torch's advice: weights_only=False would run the file's code
         kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")  # kept for inspection
         try:
             path.rename(kept)
@@ -55,9 +52,10 @@ def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, opt
         except OSError as rename_error:
             path.unlink(missing_ok=True)
             where = f"removed (could not rename it: {rename_error.strerror})"
-        print(f"mnistlib: checkpoint {path} is unreadable ({why}); {where}; starting the run over", file=sys.stderr)
+        print(f"mnistlib: checkpoint {path} is unreadable ({unloadable(exc)}); {where}; starting the run over",
+              file=sys.stderr)
         return []
-    if json.loads(json.dumps(meta["signature"])) != json.loads(json.dumps(signature)):  # tuples compare as lists
+    if meta["signature"] != json.loads(json.dumps(signature)):  # as JSON: tuples compare as lists
         raise CheckpointError(f"{path}: checkpoint belongs to a different run (settings, seed, data or model "
                               "differ); delete it to start over")
     try:
@@ -67,4 +65,4 @@ def load_checkpoint(path: Path, signature: dict[str, Any], model: nn.Module, opt
             scheduler.load_state_dict(state["scheduler"])
     except Exception as exc:
         raise CheckpointError(f"{path}: checkpoint does not fit this model ({exc}); delete it to start over") from exc
-    return list(epochs)
+    return meta["history"]

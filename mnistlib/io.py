@@ -1,11 +1,11 @@
-"""Atomic file writes: a reader never sees a half-written file. Each goes to `.NAME.<pid>.<random>.tmp`, renamed onto
-NAME on success; a killed writer cannot clean up, so the next write to NAME removes the temporaries whose pid no longer
-runs here, or untouched for `STALE_AFTER_S` (another machine's, or from before pids were in the name)."""
+"""Atomic file writes: a reader never sees a half-written file. Each write goes to `.NAME.<pid>.<random>.tmp`, renamed
+onto NAME on success; a killed writer cannot clean up, so the next write to NAME removes what it left."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import pickle
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-STALE_AFTER_S = 3600  # no single write of this project takes an hour; an untouched temp file that old is left over
+STALE_AFTER_S = 3600  # no write of this project takes an hour: an untouched temp file that old is left over
 
 
 def _pid_running(pid: int) -> bool:
@@ -28,15 +28,12 @@ def _pid_running(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
-    """Delete the leftover `.NAME.*.tmp` files of writes to `path` that were killed; return what was removed."""
+    """Delete the `.NAME.*.tmp` files of killed writes to `path`: their pid no longer runs here, or they are untouched
+    for `STALE_AFTER_S` (another machine's, or named without a pid); return what was removed."""
     path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp")
-    try:
-        candidates = list(path.parent.iterdir())
-    except OSError:
-        return []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp")  # not NAME.gz's
     removed, now = [], time.time()
-    for candidate in candidates:
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         if match := pattern.fullmatch(candidate.name):
             pid = int(match["pid"] or os.getpid())  # no pid in the name: judged by age alone
             with contextlib.suppress(OSError):  # gone already, or not ours to remove
@@ -51,22 +48,20 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`, renamed onto it only if the block succeeds. An OSError names `path`, not
     the temporary file, with its errno: "results/x.json: No space left on device"."""
     path = Path(path)
-    tmp_path: Path | None = None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         tmp.touch(exist_ok=False)  # mode 0o666 less the umask, as any new file gets (mkstemp would make it 0600)
-        tmp_path = tmp  # ours to remove from here on
-        yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)  # ours from the touch on
     except OSError as exc:
         if exc.filename is not None and Path(exc.filename) == path:
             raise
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-    finally:
-        if tmp_path is not None:
-            tmp_path.unlink(missing_ok=True)
 
 
 def unloadable(exc: BaseException) -> str:
@@ -96,15 +91,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write `obj` as indented JSON, atomically."""
     with atomic_open(path, "w") as handle:
         handle.write(json.dumps(obj, indent=2) + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read JSON, naming the file in the error when it is not valid JSON."""
-    path = Path(path)
+    """Read JSON (UTF-8, whatever the locale), naming the file in the error when it is not valid JSON."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(Path(path).read_bytes())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
