@@ -1,8 +1,7 @@
 """Statistics for comparing training arms, so every verdict in a report is computed, never typed.
 
-`compare` tests an arm (per seed: which test images it got right) against a baseline for new seeds and a new test
-set (crossed random effects) and for this test set (paired, by design, or Welch t-test on per-seed accuracies). The
-t statistics are the textbook formulae: an arm whose seeds all score the same is realistic, and detected exactly.
+`compare` tests an arm against a baseline from which test images each seed got right: for new seeds and new test
+images (crossed random effects), and for this test set alone (a paired or Welch t-test on per-seed accuracies).
 """
 
 from __future__ import annotations
@@ -88,39 +87,23 @@ def summarize(values: ArrayLike, confidence: float = 0.95) -> Summary:
     _check_level(confidence)
     arr = _as_values(values)
     n, (mean, var) = int(arr.size), _mean_var(arr)
-    if n == 1:
-        return Summary(n=1, mean=mean, std=0.0, ci_low=math.nan, ci_high=math.nan, confidence=confidence)
-    std = math.sqrt(var)
-    half = float(stats.t.ppf((1.0 + confidence) / 2.0, n - 1)) * std / math.sqrt(n)
+    std = math.sqrt(var)  # 0.0 for one value
+    half = float(stats.t.ppf((1.0 + confidence) / 2.0, n - 1)) * std / math.sqrt(n) if n > 1 else math.nan
     return Summary(n=n, mean=mean, std=std, ci_low=mean - half, ci_high=mean + half, confidence=confidence)
 
 
 def welch_test(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, confidence: float = 0.95) -> Comparison:
-    """Two-sided Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``): arms may differ in spread. Both arms
-    constant: the difference is exact (p 1 or 0, t 0 or ±inf, df nan, the interval collapsed)."""
+    """Two-sided Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``): arms may differ in spread."""
     return _t_comparison(arm, baseline, False, alpha, confidence)
 
 
 def paired_test(arm: ArrayLike, baseline: ArrayLike, alpha: float = 0.05, confidence: float = 0.95) -> Comparison:
-    """Paired t-test over seeds (of arm[i] - baseline[i]): removes the variation both arms share through seed i, so
-    more sensitive than Welch's. All differences equal: p 1 or 0, t 0 or ±inf, the interval collapsed."""
+    """Paired t-test of arm[i] - baseline[i]: removes the variation both arms share through seed i."""
     return _t_comparison(arm, baseline, True, alpha, confidence)
 
 
-def _difference(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[float, float, float]:
-    """Difference of means, its squared standard error and df (paired: of the per-seed differences; else Welch's)."""
-    if paired:
-        diff, var = _mean_var(a - b)
-        return diff, var / a.size, float(a.size - 1)
-    (mean_a, var_a), (mean_b, var_b) = _mean_var(a), _mean_var(b)
-    se2_a, se2_b = var_a / a.size, var_b / b.size
-    se2 = se2_a + se2_b
-    df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1)) if se2 else math.nan
-    return mean_a - mean_b, se2, df
-
-
 def _t_comparison(arm: ArrayLike, baseline: ArrayLike, paired: bool, alpha: float, confidence: float) -> Comparison:
-    """t, two-sided p and the CI of the difference; a standard error of 0 collapses the interval."""
+    """Welch's or the paired test; all seeds scoring the same is exact: p 1 or 0, t 0 or ±inf, the CI collapsed."""
     _check_level(confidence, alpha)
     a, b = _as_values(arm, "arm"), _as_values(baseline, "baseline")
     if paired and a.size != b.size:
@@ -128,19 +111,27 @@ def _t_comparison(arm: ArrayLike, baseline: ArrayLike, paired: bool, alpha: floa
     if a.size < 2 or b.size < 2:
         raise ValueError(f"paired test needs at least 2 seeds, got {a.size}" if paired else
                          f"Welch's t-test needs at least 2 values per arm: arm has {a.size}, baseline {b.size}")
-    diff, se2, df = _difference(a, b, paired)
+    (mean_a, var_a), (mean_b, var_b) = _mean_var(a), _mean_var(b)
+    if paired:  # a one-sample test of the per-seed differences
+        diff, var = _mean_var(a - b)
+        se2, df = var / a.size, float(a.size - 1)
+    else:  # Welch-Satterthwaite df; nan when both arms are constant
+        diff, se2_a, se2_b = mean_a - mean_b, var_a / a.size, var_b / b.size
+        se2 = se2_a + se2_b
+        df = se2**2 / (se2_a**2 / (a.size - 1) + se2_b**2 / (b.size - 1)) if se2 else math.nan
+    t, p, low, high = _t_interval(diff, se2, df, confidence)
+    return Comparison(arm_mean=mean_a, baseline_mean=mean_b, difference=diff, ci_low=low, ci_high=high, t=t, df=df,
+                      p_value=p, test="paired" if paired else "welch", verdict=verdict(p, diff, alpha), alpha=alpha,
+                      confidence=confidence)
+
+
+def _t_interval(diff: float, se2: float, df: float, confidence: float) -> tuple[float, float, float, float]:
+    """t, two-sided p and the confidence interval of `diff`, its squared standard error `se2`; exact when se2 is 0."""
     if se2 == 0.0:
-        t = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
-        p, low, high = (1.0 if diff == 0.0 else 0.0), diff, diff
-    else:
-        se = math.sqrt(se2)
-        t = diff / se
-        p = float(2.0 * stats.t.sf(abs(t), df))
-        half = float(stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
-        low, high = diff - half, diff + half
-    return Comparison(arm_mean=_mean_var(a)[0], baseline_mean=_mean_var(b)[0], difference=diff, ci_low=low,
-                      ci_high=high, t=t, df=df, p_value=p, test="paired" if paired else "welch",
-                      verdict=verdict(p, diff, alpha), alpha=alpha, confidence=confidence)
+        return (0.0, 1.0, diff, diff) if diff == 0.0 else (math.copysign(math.inf, diff), 0.0, diff, diff)
+    se = math.sqrt(se2)
+    half = float(stats.t.ppf((1.0 + confidence) / 2.0, df)) * se
+    return diff / se, float(2.0 * stats.t.sf(abs(diff / se), df)), diff - half, diff + half
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
@@ -207,14 +198,13 @@ def compare(arm: Mapping[int, np.ndarray], baseline: Mapping[int, np.ndarray], c
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"arm and baseline must be scored on the same test images: {a.shape[1]} vs {b.shape[1]}")
     diff, var, df = crossed_difference(a, b, paired)
-    t = diff / math.sqrt(var)
-    half = float(stats.t.ppf((1 + confidence) / 2, df)) * math.sqrt(var)
+    _, p, low, high = _t_interval(diff, var, df, confidence)
     seed = (paired_test if paired else welch_test)(a.mean(1), b.mean(1), confidence=confidence)
     return {"design": "paired" if paired else "welch", "seeds": sorted(set(arm_seeds) | set(base_seeds)),
             "n": a.shape[0], "n_arm": a.shape[0], "n_base": b.shape[0], "mean": float(a.mean()),
-            "baseline_mean": float(b.mean()), "difference": diff, "ci_low": diff - half, "ci_high": diff + half,
-            "p_value": float(2 * stats.t.sf(abs(t), df)), "df": df, "seed_ci_low": seed.ci_low,
-            "seed_ci_high": seed.ci_high, "seed_p_value": seed.p_value, "seed_df": seed.df, "confidence": confidence}
+            "baseline_mean": float(b.mean()), "difference": diff, "ci_low": low, "ci_high": high, "p_value": p,
+            "df": df, "seed_ci_low": seed.ci_low, "seed_ci_high": seed.ci_high, "seed_p_value": seed.p_value,
+            "seed_df": seed.df, "confidence": confidence}
 
 
 def adjust_family(rows: list[dict], alpha: float = 0.05) -> list[dict]:
