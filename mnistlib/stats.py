@@ -53,10 +53,8 @@ class Comparison:
 def _as_values(values: ArrayLike, name: str = "values") -> np.ndarray:
     """Per-seed results, validated: 1-D, finite (a NaN accuracy means a broken run, not a data point)."""
     arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: need at least one value")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty one-dimensional sequence, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains non-finite values: {arr.tolist()}")
     return arr
@@ -238,15 +236,13 @@ def detectable_effect(sd: float, n: int, alpha: float, power: float = 0.8, paire
 def best_by_validation(candidates: Mapping[str, Sequence[float]]) -> str:
     """The candidate with the highest mean validation accuracy (exact ties: the first). A missing or non-finite value
     is an error naming the candidate: max() would let a NaN win or lose by its position."""
-    means = {}
-    for name, values in candidates.items():
-        vals = list(values)
-        if not vals or any(v is None or not math.isfinite(v) for v in vals):
-            raise ValueError(f"candidate {name!r} has no or missing/non-finite validation accuracies: {vals}")
-        means[name] = math.fsum(vals) / len(vals)  # fsum: the same values in another order tie exactly
-    if not means:
+    if not candidates:
         raise ValueError("no candidates to choose from")
-    return max(means, key=means.__getitem__)
+    for name, values in candidates.items():
+        if len(values) == 0 or any(v is None or not math.isfinite(v) for v in values):
+            raise ValueError(f"candidate {name!r} has no or missing/non-finite validation accuracies: {list(values)}")
+    # fsum: the same values in another order tie exactly
+    return max(candidates, key=lambda name: math.fsum(candidates[name]) / len(candidates[name]))
 
 
 def format_pct(x: float, digits: int = 2) -> str:
