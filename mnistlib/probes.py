@@ -62,14 +62,13 @@ def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,
                results_dir: str | Path | None = None) -> dict[str, Any]:
     """Per model name, a seeds x points array of accuracies under each shift and each rotation (probed once, cached)."""
     cache_path = paths.results_dir(results_dir) / "why_cnn" / "robustness.json"
-    key = hashlib.sha256(json.dumps(PROBE_VERSION, sort_keys=True).encode()).hexdigest()[:10]
+    version = hashlib.sha256(json.dumps(PROBE_VERSION, sort_keys=True).encode()).hexdigest()[:10]
     cache = read_json(cache_path) if cache_path.exists() else {}
-    if cache.get("probe") != key:
-        cache = {"probe": key, "definition": PROBE_VERSION, "runs": {}}
+    if cache.get("probe") != version:
+        cache = {"probe": version, "definition": PROBE_VERSION, "runs": {}}
     missing = {probe_key(run): run for model_runs in runs.values() for run in model_runs
                if probe_key(run) not in cache["runs"]}
-    for key, run in missing.items():
-        cache["runs"][key] = probe_run(load_weights(run, results_dir), data)
+    cache["runs"].update({key: probe_run(load_weights(run, results_dir), data) for key, run in missing.items()})
     if missing:
         write_json(cache_path, cache)
     return {"shifts": list(SHIFTS), "angles": list(ANGLES), **{

@@ -1,8 +1,5 @@
-"""The report's tables as Markdown, and the formatters their cells (and the notebooks' sentences) share.
-
-Tables read the same in a notebook, the exported report, the slides and README. Every number comes from runs, a
-comparison row (`study.compare`) or a tuning record; the sentences around them live in the notebooks.
-"""
+"""The report's tables as Markdown (the same in a notebook, the report, the slides and README), and the formatters
+their cells and the notebooks' sentences share. Every number comes from runs, a comparison row or a tuning record."""
 
 from __future__ import annotations
 
@@ -33,8 +30,13 @@ def points(x: float, digits: int = 2) -> str:
 
 
 def p_text(p: float) -> str:
-    """A p-value as a cell or in a sentence: "0.012", "< 0.001"."""
+    """A p-value as a table cell: "0.012", "< 0.001", "" for none."""
     return "" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_words(p: float) -> str:
+    """A p-value inside a sentence: "= 0.012", "< 0.001"."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def interval(low: float, high: float) -> str:
@@ -55,11 +57,6 @@ def evidence(row: dict[str, Any]) -> str:
             f"{DESIGN_WORDS[row['design']]} over {row['n']} seeds, {holm}p {p_words(row['p_adjusted'])}; on this "
             f"test set alone 95% CI {interval(row['seed_ci_low'], row['seed_ci_high'])}, p "
             f"{p_words(row['seed_p_adjusted'])}")
-
-
-def p_words(p: float) -> str:
-    """A p-value inside a sentence: "= 0.012", "< 0.001"."""
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 # How a verdict reads: a technique "helps" a baseline; one model's accuracy is "higher" than another's.
@@ -91,11 +88,8 @@ _DIFFERENCE_COLUMNS = {"diff": "difference, points (95% CI, seeds and test image
 
 
 def comparison_table(rows: list[dict[str, Any]], compact: bool = False) -> str:
-    """Arms against one baseline (the baseline's row first): mean, difference with the primary interval (new seeds
-    and new test images) and the seed-level one (this test set), both Holm-adjusted p-values, and the verdict.
-
-    `compact` keeps what fits a slide: mean, difference with its CI, Holm p and the verdict.
-    """
+    """Arms against one baseline (its row first): mean, difference with its CI for new seeds and test images and for
+    this test set, both Holm-adjusted p-values, verdict; `compact` keeps what fits a slide (no seed-level columns)."""
     first = rows[0]
     cells = [{"arm": first["baseline_label"], "seeds": first["n"], "mean": pct(first["baseline_mean"]),
               "verdict": "baseline"}]
@@ -145,13 +139,12 @@ def epoch_table(histories: list[list[dict[str, float]]]) -> str:
 
 def error_table(rows: list[tuple[str, Sequence[float] | float, str]]) -> str:
     """Test errors side by side: (model, accuracies per seed or one published accuracy, note)."""
-    def error(accuracies: Sequence[float] | float) -> str:
+    cells = []
+    for model, accuracies, note in rows:
         values = np.atleast_1d(np.asarray(accuracies, dtype=float))
         spread = f" ± {100 * values.std(ddof=1):.2f}" if len(values) > 1 else ""
-        return f"{100 * (1 - values.mean()):.2f}%{spread}"
-
-    return markdown_table([{"model": model, "error": error(acc), "note": note} for model, acc, note in rows],
-                          {"model": "model", "error": "test error", "note": "note"})
+        cells.append({"model": model, "error": f"{100 * (1 - values.mean()):.2f}%{spread}", "note": note})
+    return markdown_table(cells, {"model": "model", "error": "test error", "note": "note"})
 
 
 def confusion(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
