@@ -1,9 +1,8 @@
-"""What code determines a run's result, as digests of its syntax tree: a change to the code shows in the numbers.
+"""Which code determines a run's result, as digests of its syntax tree, so a stored run knows when its code changed.
 
-A run records one digest per function or class it went through (the model class, the loop, the batching, the
-augmentation it used, the constants they read), each of its syntax tree without docstrings, comments or type hints.
-A stored run whose recorded digests differ from today's code is stale: the sweep says which code changed and trains it
-again. Code that cannot change a result (devices, checkpoint files, progress lines) is left out by name.
+A run records one digest per function, class or constant it went through (model, loop, batching, augmentation and
+the constants they read), each of its syntax tree without docstrings, comments or type hints. A stored run whose
+digests differ from today's code is stale: the sweep names the code that changed and trains the run again.
 """
 
 from __future__ import annotations
