@@ -89,7 +89,7 @@ _DIFFERENCE_COLUMNS = {"diff": "difference, points (95% CI, seeds and test image
 
 def comparison_table(rows: list[dict[str, Any]], compact: bool = False) -> str:
     """Arms against one baseline (its row first): mean, difference with its CI for new seeds and test images and for
-    this test set, both Holm-adjusted p-values, verdict; `compact` keeps what fits a slide (no seed-level columns)."""
+    this test set, both Holm-adjusted p-values, verdict; `compact`, for a slide: mean, difference, Holm p, verdict."""
     first = rows[0]
     cells = [{"arm": first["baseline_label"], "seeds": first["n"], "mean": pct(first["baseline_mean"]),
               "verdict": "baseline"}]
