@@ -46,8 +46,7 @@ def save(fig: plt.Figure, figures_dir: Folder, name: str, title: str = "", tight
 def digit_grid(images: torch.Tensor, labels: Sequence[str], columns: int = 10, title: str = "",
                figures_dir: Folder = None, name: str = "digits") -> plt.Figure:
     """Digits (uint8 [N,28,28] or normalised float [N,1,28,28]) with a caption under each."""
-    images = images.detach().cpu()
-    images = images[:, 0] if images.ndim == 4 else images
+    images = images.detach().cpu().squeeze(1)  # [N,1,28,28] -> [N,28,28]
     rows = max(1, int(np.ceil(len(images) / columns)))
     width = max(0.95, 0.12 * max(map(len, labels), default=0))  # captions of 13 pt never run together
     fig, axes = plt.subplots(rows, columns, figsize=(columns * width, rows * 1.15), squeeze=False)
@@ -119,9 +118,8 @@ def accuracy_intervals(rows: list[dict[str, Any]], figures_dir: Folder = None, n
 
 def _rows(ax: plt.Axes, labels: list[str], xlabel: str, title: str) -> None:
     """One labelled row per configuration, top to bottom, on a shared accuracy axis."""
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set(yticks=range(len(labels)), yticklabels=labels, xlabel=xlabel)
     ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=14)
     ax.grid(axis="x", alpha=0.3)
 
@@ -130,13 +128,11 @@ def validation_curves(histories: dict[str, Histories], title: str, figures_dir: 
                       name: str = "04_baseline_vs_best") -> plt.Figure:
     """Training and validation loss/accuracy per epoch (the study scores test data only at the end)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for label, runs in histories.items():
-        color = model_color(label)
-        for ax, split in zip(axes, ("loss", "acc"), strict=True):
-            _band(ax, runs, f"val_{split}", f"{label}, validation", color)
+    for ax, split, unit in zip(axes, ("loss", "acc"), ("loss", "accuracy (%)"), strict=True):
+        for label, runs in histories.items():
+            _band(ax, runs, f"val_{split}", f"{label}, validation", model_color(label))
             epochs, values = _per_epoch(runs, f"train_{split}")
-            ax.plot(epochs, values.mean(0), linestyle=":", color=color, label=f"{label}, training")
-    for ax, unit in zip(axes, ("loss", "accuracy (%)"), strict=True):
+            ax.plot(epochs, values.mean(0), linestyle=":", color=model_color(label), label=f"{label}, training")
         ax.set(xlabel="epoch", ylabel=unit)
         ax.grid(alpha=0.3)
     fig.legend(*axes[1].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0), ncols=2)
@@ -146,15 +142,13 @@ def validation_curves(histories: dict[str, Histories], title: str, figures_dir: 
 
 def confusion_matrices(matrices: dict[str, np.ndarray], figures_dir: Folder = None, name: str = "05_confusion"
                        ) -> plt.Figure:
-    """Confusion matrices side by side, errors only (the diagonal's total is in the title), readable when projected;
-    one colour scale for all panels, shown by the colour bar, so a shade is the same count in every panel."""
+    """The errors of each confusion matrix side by side (the right ones counted in the title), on one colour scale."""
     fig, axes = plt.subplots(1, len(matrices), figsize=(3.7 * len(matrices) + 1, 4.7), squeeze=False,
                              layout="constrained")
-    top = max(1.0, *(float((m - np.diag(np.diag(m))).max()) for m in matrices.values()))
+    errors = {title: np.where(np.eye(len(m), dtype=bool), np.nan, m) for title, m in matrices.items()}
+    top = max(1.0, *(float(np.nanmax(e)) for e in errors.values()))
     for ax, (title, matrix) in zip(axes[0], matrices.items(), strict=True):
-        errors = matrix.astype(float).copy()
-        np.fill_diagonal(errors, np.nan)
-        image = ax.imshow(errors, cmap="Reds", vmin=0, vmax=top)
+        image = ax.imshow(errors[title], cmap="Reds", vmin=0, vmax=top)
         for (i, j), count in np.ndenumerate(matrix):
             if i != j and count:
                 dark = count / top > 0.45  # Reds is dark enough there that black would not read
@@ -176,9 +170,8 @@ def per_class_accuracy(accuracies: dict[str, np.ndarray], figures_dir: Folder = 
     for k, (label, acc) in enumerate(accuracies.items()):
         ax.bar(np.arange(10) + (k - (len(accuracies) - 1) / 2) * width, acc * 100, width=width, label=label,
                color=model_color(label))
-    ax.set(xticks=range(10), xlabel="digit", ylabel="test accuracy (%)")
     bottom = max(0.0, float(np.floor(min(float(acc.min()) for acc in accuracies.values()) * 100 - 0.5)))
-    ax.set_ylim(bottom, 100.0)
+    ax.set(xticks=range(10), xlabel="digit", ylabel="test accuracy (%)", ylim=(bottom, 100.0))
     if bottom > 0:
         ax.set_title(f"Test accuracy per digit: the y axis starts at {bottom:g}%, not at 0", fontsize=14)
         mark = {"transform": ax.transAxes, "color": "black", "clip_on": False, "linewidth": 1}
@@ -193,13 +186,14 @@ def robustness(curves: dict[str, Any], labels: dict[str, str], figures_dir: Fold
                name: str = "06_shift_rotation") -> plt.Figure:
     """Accuracy on shifted (mean of four directions) and rotated test digits: mean over seeds, band = range."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label in labels.items():
-        for ax, axis, xs in ((axes[0], "shift", curves["shifts"]), (axes[1], "angle", curves["angles"])):
+    panels = (("shift", "shifts", "shift (pixels; mean of left, right, up, down)"),
+              ("angle", "angles", "rotation (degrees)"))
+    for ax, (axis, steps, xlabel) in zip(axes, panels, strict=True):
+        for key, label in labels.items():
             color, values = model_color(label), 100 * curves[key][axis]
-            ax.plot(xs, values.mean(0), marker="o", markersize=4, color=color,
+            ax.plot(curves[steps], values.mean(0), marker="o", markersize=4, color=color,
                     label=f"{label} ({values.shape[0]} seeds)")
-            ax.fill_between(xs, values.min(0), values.max(0), color=color, alpha=0.2)
-    for ax, xlabel in zip(axes, ("shift (pixels; mean of left, right, up, down)", "rotation (degrees)"), strict=True):
+            ax.fill_between(curves[steps], values.min(0), values.max(0), color=color, alpha=0.2)
         ax.set(xlabel=xlabel, ylabel="test accuracy (%)", ylim=(0, 100))
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left")  # the curves fall to the right
