@@ -111,11 +111,9 @@ def build_model(name: str, batch_norm: bool = False, dropout: float = 0.0) -> nn
         raise ValueError(f"batch norm and dropout apply to lenet5 only, not to {name!r}")
     if constructor := {"lenet5_1998": LeNet5Original, "mlp": CustomMLP}.get(name):
         return constructor()
-    if name.startswith("mlp-"):
-        with contextlib.suppress(ValueError):  # a width that is not a number
-            hidden = tuple(int(width) for width in name.split("-")[1:])
-            if all(width > 0 for width in hidden):
-                return CustomMLP(hidden)
+    widths = name.removeprefix("mlp-").split("-")
+    if name.startswith("mlp-") and all(width.isdecimal() and int(width) > 0 for width in widths):
+        return CustomMLP(tuple(map(int, widths)))
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)} or mlp-A-B (hidden sizes)")
 
 
@@ -143,9 +141,9 @@ def _layer_formula(module: nn.Module) -> tuple[str, str, int]:
         return (f"{n_in}->{n_out}, {k_h}x{k_w}", f"{n_out} x ({n_in}x{k_h}x{k_w}) + {bias}",
                 n_out * (n_in // module.groups * k_h * k_w) + bias)
     if isinstance(module, nn.Linear):
-        bias = module.out_features if module.bias is not None else 0
-        formula = f"{module.out_features} x {module.in_features} + {bias}"
-        return f"{module.in_features}->{module.out_features}", formula, module.out_features * module.in_features + bias
+        n_in, n_out = module.in_features, module.out_features
+        bias = n_out if module.bias is not None else 0
+        return f"{n_in}->{n_out}", f"{n_out} x {n_in} + {bias}", n_out * n_in + bias
     if isinstance(module, PartialConv2d):
         k, links, n_out = module.kernel_size, len(module.weight), module.out_channels
         return (f"{module.in_channels}->{n_out}, {k}x{k}, partial", f"{links} connections x ({k}x{k}) + {n_out}",
