@@ -16,9 +16,8 @@ BLACK = (0.0 - MEAN) / STD
 
 def random_affine(x: torch.Tensor, generator: torch.Generator | None, degrees: float = 10.0, translate: float = 0.1,
                   scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
-    """Rotate, shift and scale each image of x [B,C,H,W] by its own amounts, uniform in [-degrees, degrees],
-    [-translate, translate] of the image size and `scale`; uncovered pixels are BLACK. `generator` lives on x's device
-    or the CPU (None: the global RNG)."""
+    """Rotate, shift and scale each image of x [B,C,H,W] by its own uniform draws (±degrees, ±translate of the size,
+    `scale`); uncovered pixels are BLACK. `generator` is on x's device or the CPU (None: the global RNG)."""
     if x.ndim != 4:
         raise ValueError(f"expected a batch [B,C,H,W], got shape {list(x.shape)}")
     b, _, h, w = x.shape

@@ -27,7 +27,7 @@ class TrainingDiverged(RuntimeError):
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
     """The device asked for, checked to exist here (ValueError if not); None or "auto": cuda, else mps, else cpu."""
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    mps = torch.backends.mps.is_available()
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
     try:
