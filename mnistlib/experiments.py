@@ -11,7 +11,6 @@ import platform
 import signal
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import groupby, product
@@ -254,12 +253,11 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
           train_missing: bool = True) -> list[dict[str, Any]]:
     """Every spec with every seed, in order: stored current runs loaded, the others trained after saying why (an error
     if not `train_missing`), in joblib processes if jobs > 1 (a Dask cluster inside `parallel_config("dask")`)."""
-    tasks = list(product(specs, seeds))
-    if len({spec.name for spec in specs}) < len(specs):
-        twice = sorted({s.name for s in specs if [t.name for t in specs].count(s.name) > 1})
+    names = [spec.name for spec in specs]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
         raise ValueError(f"two specs share a name ({', '.join(twice)}): each arm needs its own name")
-    results_dir = paths.results_dir(results_dir)
-    stored_path = {task: results_dir / f"{run_id(task[0], task[1], data)}.json" for task in tasks}
+    results_dir, tasks = paths.results_dir(results_dir), list(product(specs, seeds))
+    stored_path = {task: results_dir / f"{run_id(*task, data)}.json" for task in tasks}
     n_test = len(data.test_labels) if score_test else None
     results: dict[tuple[RunSpec, int], dict[str, Any] | None] = {}
     todo: dict[tuple[RunSpec, int], tuple[str, float | None]] = {}  # why it trains, and how long it took before
@@ -299,19 +297,3 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
     if parent:  # idle workers stopped: in a notebook, Jupyter's shutdown would interrupt them (an ERROR logged)
         get_reusable_executor(max_workers=n_jobs).shutdown(wait=True)
     return [results[task] for task in tasks]
-
-
-def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
-    """Stored runs (one arm's), by name and seed, each checked; a JSON file with no history is skipped, warning."""
-    found = []
-    for path in sorted(paths.results_dir(results_dir).glob("*.json")):
-        if isinstance(result := read_json(path), dict) and "history" in result:
-            found.append(checked_run(result, path))
-        elif path.name != "reproduction.json":  # the study's own record beside the runs
-            warnings.warn(f"{paths.shown(path)}: not a stored run (no history), skipped", stacklevel=2)
-    return sorted((r for r in found if name in (None, r["name"])), key=lambda r: (r["name"], r["seed"]))
-
-
-def log_stderr(line: str) -> None:
-    """Progress for notebooks and builds: stderr, flushed at once (nothing when every run is stored)."""
-    print(line, file=sys.stderr, flush=True)

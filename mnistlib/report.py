@@ -4,6 +4,7 @@ shared design (seeds, the template's settings) and the run store (`train`, `load
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -12,7 +13,7 @@ from typing import Any
 
 from mnistlib import paths, study
 from mnistlib.data import MnistArrays, load_mnist
-from mnistlib.experiments import RunSpec, log_stderr
+from mnistlib.experiments import RunSpec
 from mnistlib.training import TrainSettings
 
 
@@ -48,7 +49,7 @@ class Setup:
         """Train the runs not stored yet (or stale: their code changed), load the rest (`study.train`)."""
         return study.train(name, specs, self.seeds if seeds is None else seeds, self.data, self.results_dir,
                            design=design, keep_weights=keep_weights, retrain=self.retrain, jobs=self.jobs,
-                           log=log_stderr)
+                           log=lambda line: print(line, file=sys.stderr, flush=True))  # progress, flushed at once
 
     def load(self, name: str) -> study.Experiment:
         """An experiment an earlier notebook trained (`study.load`)."""
@@ -67,17 +68,12 @@ def setup(quick: bool = False, retrain: bool = False, jobs: int | str = "auto", 
     chosen = Setup(data, quick, retrain, jobs, paths.results_dir(results_dir),
                    Path(figures_dir) if figures_dir else paths.FIGURES_DIR)
     if show:
-        _crisp_inline_figures()
+        with contextlib.suppress(ImportError):  # not in a notebook
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+            set_matplotlib_formats("retina")  # sharp when a figure is enlarged on a projector
         md(banner(chosen), slides=False)
     return chosen
-
-
-def _crisp_inline_figures() -> None:
-    """Retina PNGs stay sharp when a figure is enlarged on a projector."""
-    with contextlib.suppress(ImportError):  # not in a notebook
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
-
-        set_matplotlib_formats("retina")
 
 
 def banner(chosen: Setup) -> str:
@@ -98,8 +94,7 @@ def banner(chosen: Setup) -> str:
 
 
 def md(text: str, slides: bool = True) -> None:
-    """Show Markdown built from results, so the prose cannot drift from the numbers; `slides=False` keeps it in the
-    report but off the deck (the output tag `no-slide`)."""
+    """Markdown built from results, so prose cannot drift from numbers; `slides=False`: in the report, off the deck."""
     from IPython.display import Markdown, display
 
     display(Markdown(text), metadata={} if slides else {"tags": ["no-slide"]})

@@ -1,9 +1,5 @@
-"""The study's shared design and what notebooks do with runs: train or load an experiment, compare groups, and pick
-the best arm on validation. Each notebook states its own runs (a list of `RunSpec`) and writes its own text.
-
-What several notebooks share lives here and nowhere else: the course template's settings (`TEMPLATE`), the seeds,
-the held-out validation size, and the experiments notebooks 3 and 4 record for the notebooks after them.
-"""
+"""What the notebooks share, here and nowhere else: the design (the template's settings, seeds, validation size), the
+experiments notebooks 3 and 4 record for later ones, the comparisons and the pick of the best arm on validation."""
 
 from __future__ import annotations
 
@@ -94,8 +90,8 @@ def _manifest(name: str, results_dir: str | Path | None) -> Path:
 def train(name: str, specs: Sequence[RunSpec], seeds: Sequence[int], data: MnistArrays,
           results_dir: str | Path | None = None, *, design: dict[str, Any] | None = None, keep_weights: bool = False,
           retrain: bool = False, jobs: int | str = 1, log: Callable[[str], None] | None = print) -> Experiment:
-    """Train what is not stored (or is stale), load the rest, and record the experiment under `name` so that later
-    notebooks load it (`load`) with the same specs, seeds and design."""
+    """Train what is not stored (or is stale), load the rest, and record the experiment under `name`: later notebooks
+    `load` it with the same specs, seeds and design."""
     results = sweep(specs, seeds, data, results_dir, retrain=retrain, jobs=jobs, keep_weights=keep_weights, log=log)
     runs = {spec.name: [r for r in results if r["name"] == spec.name] for spec in specs}
     manifest = {"name": name, "seeds": list(seeds), "keep_weights": keep_weights, "design": design or {},
@@ -107,8 +103,7 @@ def train(name: str, specs: Sequence[RunSpec], seeds: Sequence[int], data: Mnist
 
 
 def load(name: str, data: MnistArrays, results_dir: str | Path | None = None) -> Experiment:
-    """An experiment a notebook before this one trained: its current stored runs (stale or missing ones are an error
-    that says which and why; run that notebook, or `make report`, to train them)."""
+    """An experiment an earlier notebook trained, its runs current; a missing or stale one is an error saying why."""
     path = _manifest(name, results_dir)
     if not path.exists():
         raise FileNotFoundError(f"{paths.shown(path)}: no experiment {name!r} recorded; run the notebook that trains "
@@ -122,11 +117,8 @@ def load(name: str, data: MnistArrays, results_dir: str | Path | None = None) ->
 
 
 def compare(experiment: Experiment, pairs: Sequence[tuple[str, str]], labels: np.ndarray) -> list[dict[str, Any]]:
-    """One row per (arm, baseline) pair, Holm-adjusted together as one family (`stats.compare`, `adjust_family`).
-
-    Runs of the same seed are paired (same validation split, data order and initial weights); groups with fewer
-    than `MIN_SEEDS_FOR_TESTS` seeds get their means and difference only, and the verdict "not tested".
-    """
+    """One row per (arm, baseline) pair, Holm-adjusted as one family; runs of a seed are paired (same split, data
+    order and initial weights). Under `MIN_SEEDS_FOR_TESTS` seeds: means and difference only, "not tested"."""
     rows, correct = [], {name: experiment.correct(name, labels) for name in {n for pair in pairs for n in pair}}
     for arm, baseline in pairs:
         a, b = correct[arm], correct[baseline]  # each group's predictions decoded once, not once per pair

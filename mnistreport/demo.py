@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from mnistlib import paths
-from mnistlib.experiments import load_results, load_weights, weights_path
-from mnistlib.io import atomic_open, atomic_path, describe_os_error
+from mnistlib.experiments import checked_run, load_weights, weights_path
+from mnistlib.io import atomic_open, atomic_path, describe_os_error, read_json
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
 
 ModelOrRun = nn.Module | dict[str, Any]
@@ -175,6 +175,17 @@ def _preference(result: dict[str, Any]) -> tuple[bool, int, str]:
     data = result.get("data") or {}
     return data.get("full") is True, data.get("n_train") if isinstance(data.get("n_train"), int) else 0, \
         str(result.get("created") or "")
+
+
+def load_results(results_dir: str | Path | None = None, name: str | None = None) -> list[dict[str, Any]]:
+    """Stored runs (one arm's), by name and seed, each checked; a JSON file with no history is skipped, warning."""
+    found = []
+    for path in sorted(paths.results_dir(results_dir).glob("*.json")):
+        if isinstance(result := read_json(path), dict) and "history" in result:
+            found.append(checked_run(result, path))
+        elif path.name != "reproduction.json":  # the study's own record beside the runs
+            warnings.warn(f"{paths.shown(path)}: not a stored run (no history), skipped", stacklevel=2)
+    return sorted((r for r in found if name in (None, r["name"])), key=lambda r: (r["name"], r["seed"]))
 
 
 def template_runs(results_dir: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -19,10 +19,11 @@ import torch
 from conftest import ARMS, N_TEST, REPO
 
 from mnistlib import paths, study
-from mnistlib.experiments import RunSpec, load_results, run, run_id, stored_result, weights_path
+from mnistlib.experiments import RunSpec, run, run_id, stored_result, weights_path
 from mnistlib.io import write_json
 from mnistlib.models import CustomMLP, LeNet5
 from mnistreport import demo
+from mnistreport.demo import load_results
 
 SEEDS = range(4)
 
