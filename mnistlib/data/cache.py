@@ -8,7 +8,6 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -19,9 +18,9 @@ from mnistlib.io import atomic_path, unloadable
 CACHE_VERSION = 3  # 2: keyed on content (1: on mtimes); 3: one SHA-256 per file
 
 
-def content_signature(inputs: list[Path]) -> dict[str, Any]:
-    """The SHA-256 of each input file with its path (a folder's files at any depth): a renamed, added or edited file
-    changes it, even with its size and mtime kept (`cp -p`); hashing costs far less than decoding."""
+def content_signature(inputs: list[Path]) -> str:
+    """SHA-256 over each input file's path and SHA-256 (a folder's files at any depth): a renamed, added or edited
+    file changes it, even with its size and mtime kept (`cp -p`); hashing costs far less than decoding."""
     digest = hashlib.sha256()
     for root in inputs:
         for path in folder_files(root) if root.is_dir() else [root]:
@@ -31,10 +30,10 @@ def content_signature(inputs: list[Path]) -> dict[str, Any]:
             except OSError as exc:
                 raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
             digest.update(f"{root.name}/{path.relative_to(root).as_posix()}\0{content}\0".encode())
-    return {"inputs": [root.name for root in inputs], "sha256": digest.hexdigest()}
+    return digest.hexdigest()
 
 
-def _load(cache_file: Path, signature: dict[str, Any], kind: str) -> MnistArrays:
+def _load(cache_file: Path, signature: str, kind: str) -> MnistArrays:
     """The cached tensors, or a DataError saying why they cannot be trusted."""
     try:
         obj = torch.load(cache_file, map_location="cpu", weights_only=True)
