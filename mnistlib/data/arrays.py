@@ -63,14 +63,13 @@ class MnistArrays:
                 f"origin={origin!r})")
 
     def identity(self) -> dict[str, Any]:
-        """What makes two datasets the same for run ids: their content, with the kind and sizes for names; not where
-        they were read from (the mirror copied into data/ is the same data)."""
+        """What run ids hash: the content, kind and sizes, not the origin (the mirror copied into data/ is the same)."""
         return {"dataset": "mnist" if self.full else "sample", "n_train": self.n_train, "n_test": self.n_test,
                 "sha256": self.fingerprint()}
 
     def fingerprint(self) -> str:
-        """SHA-256 of the four tensors in order, each with its name, dtype and shape: the same digits from any source
-        give the same value, a changed pixel, label or order another. Computed once: the tensors are not changed."""
+        """SHA-256 of the four tensors with their names, dtypes and shapes: any changed pixel, label or order shows.
+        Computed once per object (the tensors are treated as immutable)."""
         if self._fingerprint is None:
             digest = hashlib.sha256()
             for key in TENSOR_KEYS:
@@ -107,14 +106,14 @@ class MnistArrays:
                            self.test_labels, self.source, self.origin)
 
     def checked(self, where: dict[str, str]) -> MnistArrays:
-        """self if each split holds [N,28,28] uint8 images and N int64 labels 0-9, else a DataError naming the file
-        (`where`: tensor name -> file it was read from)."""
+        """self if each split holds N > 0 uint8 images [N,28,28] and N int64 labels 0-9, else a DataError naming the
+        file (`where`: tensor name -> the file it was read from)."""
         for split in ("train", "test"):
             images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
             img_where, lbl_where = where[f"{split}_images"], where[f"{split}_labels"]
-            if images.dtype != torch.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+            if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or not len(images):
                 raise DataError(f"{img_where}: images are {images.dtype} {list(images.shape)}, expected uint8 "
-                                "[N, 28, 28]")
+                                "[N, 28, 28] with N > 0")
             if labels.dtype != torch.int64 or labels.ndim != 1:
                 raise DataError(f"{lbl_where}: labels are {labels.dtype} {list(labels.shape)}, expected int64 [N]")
             if images.shape[0] != labels.shape[0]:
@@ -122,6 +121,4 @@ class MnistArrays:
                                 "labels")
             if (bad := labels[(labels < 0) | (labels > 9)]).numel():
                 raise DataError(f"{lbl_where}: label {int(bad[0])} outside 0-9 ({bad.numel():,} such labels)")
-            if images.shape[0] == 0:
-                raise DataError(f"{img_where}: no images")
         return self

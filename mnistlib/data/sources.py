@@ -58,7 +58,12 @@ def _first_source(data_dir: Path, source: str, download_ok: bool, cache: bool, v
         arrays.source, arrays.origin = name, origin
         return arrays
 
-    if source == "idx" or auto and _all_idx_files(raw_dir):
+    found, missing = idx_paths(raw_dir)
+    if auto and found and missing:  # some of the four were meant as data: another source would hide the gap
+        raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found "
+                        f"{', '.join(sorted(path.name for path in found.values()))}); add the missing file(s), "
+                        "remove the folder to use another source, or ask for one with source=...")
+    if source == "idx" or auto and not missing:
         return idx("idx", str(raw_dir))
     if source == "course" or auto and course_inputs(data_dir) is not None:
         inputs = list(course_inputs(data_dir, required=True).values())
@@ -89,12 +94,3 @@ def _first_source(data_dir: Path, source: str, download_ok: bool, cache: bool, v
                             "for source='sample'")
     return load_sample()
 
-
-def _all_idx_files(raw_dir: Path) -> bool:
-    """True when raw_dir holds the four IDX files, False when none; some of them is an error (meant as data)."""
-    found, missing = idx_paths(raw_dir)
-    if found and missing:
-        raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)} (found "
-                        f"{', '.join(sorted(path.name for path in found.values()))}); add the missing file(s), "
-                        "remove the folder to use another source, or ask for one with source=...")
-    return not missing
