@@ -18,11 +18,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, NoReturn
 
+from mnistfiles.io import describe_os_error
 from mnistlib import paths
 from mnistlib.checkpoints import CheckpointError
 from mnistlib.data import SOURCES, DataError, load_mnist
 from mnistlib.experiments import RunSpec, run, run_id, stored_result
-from mnistlib.io import describe_os_error
 from mnistlib.models import MODEL_NAMES, build_model
 from mnistlib.training import TrainingDiverged, TrainSettings, select_device
 

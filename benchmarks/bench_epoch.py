@@ -45,10 +45,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from mnistfiles.io import atomic_path, write_json
 from mnistlib import paths
 from mnistlib.data import MEAN, STD, MnistArrays, TensorBatches, load_mnist
 from mnistlib.data.batches import epoch_order, normalise
-from mnistlib.io import atomic_path, write_json
 from mnistlib.models import LeNet5
 from mnistlib.training import EVAL_BATCH, prepare_model
 from mnistlib.training import test as mnistlib_test

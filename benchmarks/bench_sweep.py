@@ -26,10 +26,10 @@ from typing import Any
 
 import torch
 
+from mnistfiles.io import write_json
 from mnistlib import paths
 from mnistlib.data import MnistArrays, load_mnist
 from mnistlib.experiments import RunSpec, sweep
-from mnistlib.io import write_json
 from mnistlib.training import TrainSettings
 
 BENCH_DIR = Path(__file__).resolve().parent

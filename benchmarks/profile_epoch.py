@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mnistfiles.io import atomic_open
 from mnistlib import paths
 from mnistlib.data import MnistArrays, TensorBatches, load_mnist
-from mnistlib.io import atomic_open
 from mnistlib.models import LeNet5
 from mnistlib.training import prepare_model
 from mnistlib.training import test as mnistlib_test

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlib.io import atomic_path, unloadable
+from mnistfiles.io import atomic_path, unloadable
 
 FORMAT = 2  # format 1 (pickled signature and history) is read no more: a run it interrupted starts over
 

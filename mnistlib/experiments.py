@@ -19,11 +19,11 @@ from typing import Any, NoReturn
 
 import torch
 
+from mnistfiles.io import atomic_path, read_json, unloadable, write_json
 from mnistlib import paths
 from mnistlib.augment import RandomAffine
 from mnistlib.data import MnistArrays, TensorBatches
 from mnistlib.fingerprint import changed, code_digests
-from mnistlib.io import atomic_path, read_json, unloadable, write_json
 from mnistlib.models import build_model, count_parameters
 from mnistlib.training import EVAL_BATCH, TrainSettings, fit, seed_everything, select_device
 

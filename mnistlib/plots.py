@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from mnistfiles.io import atomic_path
 from mnistlib import stats
 from mnistlib.data.batches import normalise
-from mnistlib.io import atomic_path
 
 Folder = str | Path | None  # where a figure is written as <name>.png (None: not written)
 Histories = Sequence[list[dict[str, float]]]  # per seed, one record per epoch

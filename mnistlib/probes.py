@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from torchvision.transforms.functional import InterpolationMode, rotate
 
+from mnistfiles.io import read_json, write_json
 from mnistlib import paths
 from mnistlib.data import MnistArrays
 from mnistlib.data.batches import normalise
 from mnistlib.experiments import load_weights
-from mnistlib.io import read_json, write_json
 
 SHIFTS = tuple(range(0, 7))  # pixels, each of the four directions
 ANGLES = tuple(range(-30, 31, 5))  # degrees, counter-clockwise positive

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from mnistfiles.io import read_json, write_json
 from mnistlib import paths, stats
 from mnistlib.data import MnistArrays
 from mnistlib.experiments import RunSpec, final_val_acc, sweep
-from mnistlib.io import read_json, write_json
 from mnistlib.training import TrainSettings
 
 TEMPLATE = TrainSettings(epochs=10)  # the course template: SGD lr 0.01, momentum 0.9, batch 64, cross-entropy

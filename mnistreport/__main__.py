@@ -10,8 +10,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from mnistfiles.io import describe_os_error
 from mnistlib import paths
-from mnistlib.io import describe_os_error
 from mnistreport import build, export
 from mnistreport.info import REPORT_TOML, load_info
 

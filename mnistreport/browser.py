@@ -341,7 +341,7 @@ def print_pdf(
     timeout: float = 60.0,
 ) -> Path:
     """Print a page to PDF with Chromium, as its print CSS lays it out (A4, backgrounds kept), atomically."""
-    from mnistlib.io import atomic_path
+    from mnistfiles.io import atomic_path
 
     html_path = Path(html_path).resolve()
     if not html_path.is_file():

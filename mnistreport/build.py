@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mnistfiles.io import atomic_open, atomic_path, describe_os_error
 from mnistlib import paths
-from mnistlib.io import atomic_open, atomic_path, describe_os_error
 
 KERNEL = "mnistlib"  # installed into the virtual environment by `make setup` (ipykernel install --sys-prefix)
 SAMPLE_DIR = paths.BUILD_DIR / "sample"

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnistfiles.io import atomic_open, atomic_path, describe_os_error, read_json
 from mnistlib import paths
 from mnistlib.experiments import checked_run, load_weights, weights_path
-from mnistlib.io import atomic_open, atomic_path, describe_os_error, read_json
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
 
 ModelOrRun = nn.Module | dict[str, Any]

@@ -11,8 +11,8 @@ import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
+from mnistfiles.io import atomic_path
 from mnistlib import paths
-from mnistlib.io import atomic_path
 
 __all__ = ["find_external_references", "make_self_contained", "write_verified"]
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mnistfiles.io import atomic_path
 from mnistlib import paths
 from mnistlib.data import DataError, load_mnist
-from mnistlib.io import atomic_path
 
 OUT = paths.BUILD_DIR / "course"
 

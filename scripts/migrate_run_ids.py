@@ -16,10 +16,10 @@ import hashlib
 import json
 import sys
 
+from mnistfiles.io import read_json, write_json
 from mnistlib import paths
 from mnistlib.data import load_mnist
 from mnistlib.experiments import RunSpec, code_of, run_id, weights_path
-from mnistlib.io import read_json, write_json
 from mnistlib.probes import probe_key
 
 

@@ -23,9 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mnistfiles.io import write_json
 from mnistlib.data import MnistArrays, load_mnist
 from mnistlib.experiments import RunSpec, final_val_acc, sweep
-from mnistlib.io import write_json
 from mnistlib.study import STUDY_EPOCHS, TUNING_DIR, VAL_SIZE
 from mnistlib.training import TrainSettings
 

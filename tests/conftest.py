@@ -13,9 +13,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from mnistfiles.io import write_json
 from mnistlib.data import MnistArrays, load_sample
 from mnistlib.experiments import RunSpec, code_of, run_id
-from mnistlib.io import write_json
 from mnistlib.models import build_model, count_parameters
 from mnistlib.training import TrainSettings
 

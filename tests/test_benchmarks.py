@@ -120,7 +120,7 @@ def test_median_row_keeps_the_middle_round_and_lists_all(bench):
 
 
 def test_sweep_benchmark_times_both_configurations_on_the_same_runs(bench_sweep, tmp_path, capsys):
-    from mnistlib.io import read_json
+    from mnistfiles.io import read_json
     from mnistreport.readme import bench_block
 
     assert bench_sweep.main(["--runs", "2", "--rounds", "1", "--epochs", "1", "--subset", "600", "--cores", "2",

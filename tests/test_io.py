@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mnistlib import io as mio
-from mnistlib.io import atomic_open, atomic_path, describe_os_error, read_json, remove_stale_temporaries, write_json
+from mnistfiles import io as mio
+from mnistfiles.io import atomic_open, atomic_path, describe_os_error, read_json, remove_stale_temporaries, write_json
 
 KILLED_WRITER = """
 import sys, time
-from mnistlib.io import atomic_path
+from mnistfiles.io import atomic_path
 with atomic_path(sys.argv[1]) as tmp:
     tmp.write_bytes(b"x" * 100_000)
     print(tmp, flush=True)

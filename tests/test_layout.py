@@ -51,3 +51,12 @@ def test_a_function_level_import_that_closes_a_cycle_is_found(tmp_path: Path):
     (package / "a.py").write_text("from mnistlib.b import thing\n")
     (package / "b.py").write_text("def thing():\n    from mnistlib import a\n    return a\n")
     assert sorted(set(cycle(import_graph(package)))) == ["mnistlib.a", "mnistlib.b"]
+
+
+def test_the_file_layer_imports_nothing_of_the_study_or_the_publisher():
+    """mnistfiles sits below mnistlib (which reads the data through it): an import back would make a package cycle."""
+    for path in (PACKAGE.parent / "mnistfiles").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            assert not [name for name in names if name.split(".")[0] in ("mnistlib", "mnistreport")], path

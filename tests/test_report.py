@@ -3,8 +3,8 @@ block what the benchmarks stored."""
 
 import nbformat
 
+from mnistfiles.io import write_json
 from mnistlib import paths
-from mnistlib.io import write_json
 from mnistlib.tables import markdown_table
 from mnistreport.readme import (
     BENCH_END,

@@ -18,9 +18,9 @@ import pytest
 import torch
 from conftest import ARMS, N_TEST, REPO
 
+from mnistfiles.io import write_json
 from mnistlib import paths, study
 from mnistlib.experiments import RunSpec, run, run_id, stored_result, weights_path
-from mnistlib.io import write_json
 from mnistlib.models import CustomMLP, LeNet5
 from mnistreport import demo
 from mnistreport.demo import load_results

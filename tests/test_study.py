@@ -13,11 +13,11 @@ import pytest
 import torch
 from conftest import ARMS
 
+from mnistfiles.io import read_json, write_json
 from mnistlib import experiments, stats, study
 from mnistlib.data import MnistArrays
 from mnistlib.experiments import RunSpec, run_id
 from mnistlib.fingerprint import code_digests
-from mnistlib.io import read_json, write_json
 from mnistlib.training import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent

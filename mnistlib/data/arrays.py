@@ -9,17 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from mnistfiles import TENSOR_KEYS
 from mnistlib import paths
 
 MEAN = 0.1307
 STD = 0.3081
-TENSOR_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 _HOW = {"idx": "from IDX files in", "course": "from course PNG archives in", "mirror": "copied from the mirror",
         "download": "downloaded into"}
-
-
-class DataError(Exception):
-    """Bad or missing data; the message always names the file or folder and the problem."""
 
 
 @dataclass(repr=False)
@@ -104,21 +100,3 @@ class MnistArrays:
 
         return MnistArrays(shuffle(self.train_images), self.train_labels, shuffle(self.test_images),
                            self.test_labels, self.source, self.origin)
-
-    def checked(self, where: dict[str, str]) -> MnistArrays:
-        """self if each split holds N > 0 uint8 images [N,28,28] and N int64 labels 0-9, else a DataError naming the
-        file (`where`: tensor name -> the file it was read from)."""
-        for split in ("train", "test"):
-            images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
-            img_where, lbl_where = where[f"{split}_images"], where[f"{split}_labels"]
-            if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or not len(images):
-                raise DataError(f"{img_where}: images are {images.dtype} {list(images.shape)}, expected uint8 "
-                                "[N, 28, 28] with N > 0")
-            if labels.dtype != torch.int64 or labels.ndim != 1:
-                raise DataError(f"{lbl_where}: labels are {labels.dtype} {list(labels.shape)}, expected int64 [N]")
-            if images.shape[0] != labels.shape[0]:
-                raise DataError(f"{img_where} has {images.shape[0]:,} images but {lbl_where} has {labels.shape[0]:,} "
-                                "labels")
-            if (bad := labels[(labels < 0) | (labels > 9)]).numel():
-                raise DataError(f"{lbl_where}: label {int(bad[0])} outside 0-9 ({bad.numel():,} such labels)")
-        return self

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mnistlib.data.arrays import DataError, MnistArrays
+from mnistfiles import DataError
+from mnistlib.data.arrays import MnistArrays
 
 
 def _stratified_indices(labels: np.ndarray, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""Where MNIST comes from: `load_mnist` takes the first source there, in the order of `SOURCES`."""
+"""Where MNIST comes from: `load_mnist` takes the first source there, in the order of `SOURCES` (the files are read,
+verified and cached by `mnistfiles`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,19 @@ import sys
 import warnings
 from pathlib import Path
 
+from mnistfiles import (
+    IDX_FILES,
+    DataError,
+    cached,
+    copy_from_mirror,
+    course_inputs,
+    download,
+    idx_paths,
+    read_course,
+    read_idx_folder,
+)
 from mnistlib import paths
-from mnistlib.data.arrays import DataError, MnistArrays
-from mnistlib.data.cache import cached
-from mnistlib.data.course import course_inputs, load_course
-from mnistlib.data.idx import IDX_FILES, copy_from_mirror, download, idx_paths, load_idx_folder
+from mnistlib.data.arrays import MnistArrays
 from mnistlib.data.sample import load_sample
 
 SOURCES = ("auto", "idx", "course", "mirror", "download", "sample")
@@ -53,10 +62,9 @@ def _first_source(data_dir: Path, source: str, download_ok: bool, cache: bool, v
 
     def idx(name: str, origin: str) -> MnistArrays:
         """The IDX files in raw_dir, through the cache, labelled with the source that put them there."""
-        arrays = cached("idx", data_dir, list(idx_paths(raw_dir)[0].values()), lambda: load_idx_folder(raw_dir),
+        digits = cached("idx", data_dir, list(idx_paths(raw_dir)[0].values()), lambda: read_idx_folder(raw_dir),
                         cache, verbose)
-        arrays.source, arrays.origin = name, origin
-        return arrays
+        return MnistArrays(**digits, source=name, origin=origin)
 
     found, missing = idx_paths(raw_dir)
     if auto and found and missing:  # some of the four were meant as data: another source would hide the gap
@@ -67,9 +75,8 @@ def _first_source(data_dir: Path, source: str, download_ok: bool, cache: bool, v
         return idx("idx", str(raw_dir))
     if source == "course" or auto and course_inputs(data_dir) is not None:
         inputs = list(course_inputs(data_dir, required=True).values())
-        arrays = cached("course", data_dir, inputs, lambda: load_course(data_dir), cache, verbose)
-        arrays.source, arrays.origin = "course", str(data_dir)
-        return arrays
+        digits = cached("course", data_dir, inputs, lambda: read_course(data_dir), cache, verbose)
+        return MnistArrays(**digits, source="course", origin=str(data_dir))
     if source == "mirror" or auto and mirror:
         if not mirror:
             raise DataError(f"source='mirror' but the MNIST_MIRROR environment variable is not set (data: {data_dir})")
@@ -94,3 +101,13 @@ def _first_source(data_dir: Path, source: str, download_ok: bool, cache: bool, v
                             "for source='sample'")
     return load_sample()
 
+
+
+def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:
+    """The four IDX files of torchvision's <data>/MNIST/raw layout, read and checked, not cached."""
+    return MnistArrays(**read_idx_folder(raw_dir), source="idx", origin=str(raw_dir))
+
+
+def load_course(data_dir: str | os.PathLike[str]) -> MnistArrays:
+    """The course layout in data_dir (train.tar + test.tar, .tar.gz, or train/ + test/ folders), not cached."""
+    return MnistArrays(**read_course(data_dir), source="course", origin=str(data_dir))

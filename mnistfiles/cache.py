@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from mnistlib.data.arrays import TENSOR_KEYS, DataError, MnistArrays
-from mnistlib.data.course import folder_files
-from mnistlib.io import atomic_path, unloadable
+from mnistfiles.checks import TENSOR_KEYS, DataError, Digits, checked
+from mnistfiles.course import folder_files
+from mnistfiles.io import atomic_path, unloadable
 
 CACHE_VERSION = 3  # 2: keyed on content (1: on mtimes); 3: one SHA-256 per file
 
@@ -33,7 +33,7 @@ def content_signature(inputs: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _load(cache_file: Path, signature: str, kind: str) -> MnistArrays:
+def _load(cache_file: Path, signature: str) -> Digits:
     """The cached tensors, or a DataError saying why they cannot be trusted."""
     try:
         obj = torch.load(cache_file, map_location="cpu", weights_only=True)
@@ -44,31 +44,30 @@ def _load(cache_file: Path, signature: str, kind: str) -> MnistArrays:
         raise DataError(f"cache {cache_file} has another layout or version")
     if obj.get("signature") != signature:
         raise DataError(f"inputs changed since {cache_file} was written")
-    arrays = MnistArrays(**{key: obj[key] for key in TENSOR_KEYS}, source=kind, origin="")
-    return arrays.checked(dict.fromkeys(TENSOR_KEYS, str(cache_file)))
+    return checked({key: obj[key] for key in TENSOR_KEYS}, dict.fromkeys(TENSOR_KEYS, str(cache_file)))
 
 
-def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], MnistArrays], cache: bool,
-           verbose: bool) -> MnistArrays:
+def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Digits], cache: bool,
+           verbose: bool) -> Digits:
     """build() once, then its tensors from <data>/cache/<kind>.pt while the inputs are unchanged."""
     if not cache:
         return build()
     cache_file, signature = data_dir / "cache" / f"{kind}.pt", content_signature(inputs)
     if cache_file.is_file():
         try:
-            arrays = _load(cache_file, signature, kind)
+            digits = _load(cache_file, signature)
         except DataError as exc:
             if verbose:
                 print(f"mnistlib: {exc}; rebuilding it", file=sys.stderr)
         else:
             if verbose:
                 print(f"mnistlib: using cached tensors {cache_file}", file=sys.stderr)
-            return arrays
-    arrays = build()
+            return digits
+    digits = build()
     try:
         with atomic_path(cache_file) as tmp:
             torch.save({"version": CACHE_VERSION, "signature": signature,
-                        **{key: getattr(arrays, key).contiguous() for key in TENSOR_KEYS}}, tmp)
+                        **{key: digits[key].contiguous() for key in TENSOR_KEYS}}, tmp)
     except OSError as exc:  # a read-only data folder must not stop training
         warnings.warn(f"mnistlib: could not write cache {cache_file}: {exc}", stacklevel=3)
-    return arrays
+    return digits

@@ -17,8 +17,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from mnistlib.data.arrays import DataError, MnistArrays
-from mnistlib.io import atomic_path
+from mnistfiles.checks import DataError, Digits, checked
+from mnistfiles.io import atomic_path
 
 # The canonical MNIST files, and the md5 and size of their decompressed content.
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
@@ -91,15 +91,15 @@ def idx_paths(raw_dir: Path) -> tuple[dict[str, Path], list[str]]:
     return {key: p for key, p in found.items() if p}, [f"{IDX_FILES[key]}[.gz]" for key, p in found.items() if not p]
 
 
-def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:
-    """The four MNIST IDX files of torchvision's <data>/MNIST/raw layout (.gz or decompressed)."""
+def read_idx_folder(raw_dir: str | os.PathLike[str]) -> Digits:
+    """The four MNIST IDX files of torchvision's <data>/MNIST/raw layout (.gz or decompressed), checked."""
     raw_dir = Path(raw_dir)
     found, missing = idx_paths(raw_dir)
     if missing:
         raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)}")
-    tensors = {key: read_idx(path) for key, path in found.items()}
-    tensors.update(train_labels=tensors["train_labels"].long(), test_labels=tensors["test_labels"].long())
-    return MnistArrays(**tensors, source="idx", origin=str(raw_dir)).checked({k: str(p) for k, p in found.items()})
+    digits = {key: read_idx(path) for key, path in found.items()}
+    digits.update(train_labels=digits["train_labels"].long(), test_labels=digits["test_labels"].long())
+    return checked(digits, {key: str(path) for key, path in found.items()})
 
 
 def _present(raw_dir: Path, name: str) -> bool:
@@ -134,9 +134,9 @@ def copy_from_mirror(mirror: str | os.PathLike[str], data_dir: str | os.PathLike
     return raw_dir
 
 
-def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
-    """Download MNIST with torchvision into <data_dir>/MNIST/raw, staged and verified like a mirror, so a failure
-    leaves nothing; not again when the four files are there and verified."""
+def download(data_dir: str | os.PathLike[str]) -> Path:
+    """Download MNIST with torchvision into <data_dir>/MNIST/raw (returned), staged and verified like a mirror, so a
+    failure leaves nothing; not again when the four files are there and verified."""
     import torchvision  # heavy; only this path needs it
 
     data_dir = Path(data_dir)
@@ -150,6 +150,4 @@ def download(data_dir: str | os.PathLike[str]) -> MnistArrays:
             except Exception as exc:  # URLError, RuntimeError, OSError, ... all mean "no MNIST from the net"
                 raise DataError(f"could not download MNIST into {raw_dir} (offline?): {exc}") from exc
             copy_from_mirror(staging, data_dir)
-    arrays = load_idx_folder(raw_dir)
-    arrays.source = "download"
-    return arrays
+    return raw_dir
