@@ -677,6 +677,17 @@ def _title_cell(title: str, info: ReportInfo) -> NotebookNode:
     return cell
 
 
+def _title_notes(title: str, info: ReportInfo, slides: int) -> NotebookNode:
+    """Speaker notes for the title slide: the opening, in numbers the deck has (its slides after the title)."""
+    who = ", ".join(part for part in (info.author, info.course) if part)
+    cell = nbformat.v4.new_markdown_cell(
+        f"Introduce yourself{f' ({who})' if who else ''} and the question: {title}. {slides} slides follow to the "
+        "takeaways, about a minute each; after them an appendix holds the details for questions (its contents slide "
+        "links each one; Esc shows every slide).")
+    cell.metadata["slideshow"] = {"slide_type": "notes"}
+    return cell
+
+
 def export_slides(
     notebooks: Sequence[str | os.PathLike[str]],
     out_html: str | os.PathLike[str],
@@ -694,7 +705,8 @@ def export_slides(
     main, takeaways, appendix = _deck_parts(parts)
     if not (main or takeaways or appendix):
         warnings.warn("no cell has slideshow metadata: the deck only has its title slide", stacklevel=2)
-    cells = [_mark(_title_cell(title, info), "title")] + [cell for group in main for cell in group]
+    cells = [_mark(_title_cell(title, info), "title"), _title_notes(title, info, len(main) + bool(takeaways))]
+    cells += [cell for group in main for cell in group]
     if takeaways:
         cells += _takeaways_slide(takeaways)
     if appendix:
