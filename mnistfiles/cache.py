@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from mnistfiles.checks import TENSOR_KEYS, DataError, Digits, checked
 from mnistfiles.course import folder_files
+from mnistfiles.digits import TENSOR_KEYS, DataError, Digits, check_digits
 from mnistfiles.io import atomic_path, unloadable
 
 CACHE_VERSION = 3  # 2: keyed on content (1: on mtimes); 3: one SHA-256 per file
@@ -44,7 +44,7 @@ def _load(cache_file: Path, signature: str) -> Digits:
         raise DataError(f"cache {cache_file} has another layout or version")
     if obj.get("signature") != signature:
         raise DataError(f"inputs changed since {cache_file} was written")
-    return checked({key: obj[key] for key in TENSOR_KEYS}, dict.fromkeys(TENSOR_KEYS, str(cache_file)))
+    return check_digits({key: obj[key] for key in TENSOR_KEYS}, dict.fromkeys(TENSOR_KEYS, str(cache_file)))
 
 
 def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Digits], cache: bool,
@@ -58,10 +58,10 @@ def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Di
             digits = _load(cache_file, signature)
         except DataError as exc:
             if verbose:
-                print(f"mnistlib: {exc}; rebuilding it", file=sys.stderr)
+                print(f"mnistfiles: {exc}; rebuilding it", file=sys.stderr)
         else:
             if verbose:
-                print(f"mnistlib: using cached tensors {cache_file}", file=sys.stderr)
+                print(f"mnistfiles: using cached tensors {cache_file}", file=sys.stderr)
             return digits
     digits = build()
     try:
@@ -69,5 +69,5 @@ def cached(kind: str, data_dir: Path, inputs: list[Path], build: Callable[[], Di
             torch.save({"version": CACHE_VERSION, "signature": signature,
                         **{key: digits[key].contiguous() for key in TENSOR_KEYS}}, tmp)
     except OSError as exc:  # a read-only data folder must not stop training
-        warnings.warn(f"mnistlib: could not write cache {cache_file}: {exc}", stacklevel=3)
+        warnings.warn(f"mnistfiles: could not write cache {cache_file}: {exc}", stacklevel=3)
     return digits

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mnistfiles.checks import DataError, Digits
+from mnistfiles.digits import DataError, Digits
 
 _PNG_NAME = re.compile(r"^(?P<id>.+)_(?P<label>[^_]*)\.png$", re.IGNORECASE)
 _MAX_PNG = 1 << 20  # bytes read of a digit image at most: a 28x28 PNG takes under 1 KiB, a larger file is refused

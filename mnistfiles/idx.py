@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from mnistfiles.checks import DataError, Digits, checked
+from mnistfiles.digits import DataError, Digits, check_digits
 from mnistfiles.io import atomic_path
 
 # The canonical MNIST files, and the md5 and size of their decompressed content.
@@ -99,7 +99,7 @@ def read_idx_folder(raw_dir: str | os.PathLike[str]) -> Digits:
         raise DataError(f"{raw_dir}: missing MNIST IDX file(s) {', '.join(missing)}")
     digits = {key: read_idx(path) for key, path in found.items()}
     digits.update(train_labels=digits["train_labels"].long(), test_labels=digits["test_labels"].long())
-    return checked(digits, {key: str(path) for key, path in found.items()})
+    return check_digits(digits, {key: str(path) for key, path in found.items()})
 
 
 def _present(raw_dir: Path, name: str) -> bool:

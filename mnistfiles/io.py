@@ -1,5 +1,7 @@
-"""Atomic file writes: a reader never sees a half-written file. Each write goes to `.NAME.<pid>.<random>.tmp`, renamed
-onto NAME on success; a killed writer cannot clean up, so the next write to NAME removes what it left."""
+"""Every file the project keeps (runs, checkpoints, figures, reports, the data cache) written atomically and read back
+with errors that name the file. A reader never sees a half-written file: each write goes to
+`.NAME.<pid>.<random>.tmp`, renamed onto NAME on success; a killed writer cannot clean up, so the next write to NAME
+removes what it left."""
 
 from __future__ import annotations
 

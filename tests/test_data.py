@@ -968,7 +968,7 @@ def test_a_planted_pickle_in_the_cache_is_refused_without_torchs_advice(
     (tmp_path / "cache" / "course.pt").write_bytes(pickle.dumps({"x": Runs(f"touch {marker}")}, protocol=2))
     assert load_mnist(tmp_path, source="course").source == "course"
     line = next(line for line in capsys.readouterr().err.splitlines() if "is unreadable" in line)
-    assert line.startswith(f"mnistlib: cache {tmp_path / 'cache' / 'course.pt'} is unreadable (it holds pickled "
+    assert line.startswith(f"mnistfiles: cache {tmp_path / 'cache' / 'course.pt'} is unreadable (it holds pickled "
                            "objects"), line
     assert "that could run code, refused); rebuilding it" in line
     assert "weights_only" not in line.lower() and not marker.exists()

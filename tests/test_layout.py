@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle between its modules (function-level imports included)."""
+"""The packages' shape: no import cycle inside mnistlib (function-level imports included); mnistfiles imports nothing
+of mnistlib or mnistreport."""
 
 from __future__ import annotations
 

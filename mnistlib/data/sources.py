@@ -94,13 +94,12 @@ def _first_source(data_dir: Path, source: str, download_ok: bool, cache: bool, v
     # The sample only for a folder without files (cache/ and hidden ones aside): any other file was meant as data.
     if auto:
         files = [p.relative_to(data_dir) for p in sorted(data_dir.rglob("*")) if p.is_file()]
-        if found := [str(p) for p in files if p.parts[0] != "cache" and not any(s.startswith(".") for s in p.parts)]:
-            raise DataError(f"{data_dir}: holds {', '.join(found[:4])}{', ...' * bool(found[4:])} but no complete "
+        if stray := [str(p) for p in files if p.parts[0] != "cache" and not any(s.startswith(".") for s in p.parts)]:
+            raise DataError(f"{data_dir}: holds {', '.join(stray[:4])}{', ...' * bool(stray[4:])} but no complete "
                             f"MNIST: expected {', '.join(IDX_FILES.values())} (.gz or not) in {raw_dir}, or "
                             "train.tar and test.tar (.tar.gz, or folders train/ and test/); fix the layout, or ask "
                             "for source='sample'")
     return load_sample()
-
 
 
 def load_idx_folder(raw_dir: str | os.PathLike[str]) -> MnistArrays:

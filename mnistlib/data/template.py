@@ -1,4 +1,4 @@
-"""The course template's `MNIST` Dataset: a folder or .tar of "{id}_{label}.png" (read by `mnistfiles.course`)."""
+"""The course template's `MNIST` Dataset: a folder, .tar or .tar.gz of "{id}_{label}.png" (read by mnistfiles)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What every decoded MNIST must be, whatever file it came from; and the error for data that is not."""
+"""Decoded digits, whatever file they came from: the four tensors, the checks they must pass, and the error for
+data that does not."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ class DataError(Exception):
     """Bad or missing data; the message always names the file or folder and the problem."""
 
 
-def checked(digits: Digits, where: dict[str, str]) -> Digits:
+def check_digits(digits: Digits, where: dict[str, str]) -> Digits:
     """`digits` if each split holds N > 0 uint8 images [N,28,28] and N int64 labels 0-9, else a DataError naming the
     file (`where`: tensor name -> the file it was read from)."""
     for split in ("train", "test"):
