@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -128,6 +129,29 @@ def test_the_best_arm_named_is_the_best_on_validation_from_the_histories(full_da
     assert best == "bn_augmentation"  # the stored study's answer; the exploratory lr arm is not a candidate
     label = next(spec["label"] for spec in manifest["specs"] if spec["name"] == best)
     assert f"**{label}**" in _markdown_outputs(REPO / "notebooks" / "04_regularization.ipynb")
+
+
+def test_the_tuned_arms_are_the_configurations_validation_chose():
+    """Notebook 4's exploratory arm is "all four combined" at the learning rate chosen on validation, and its MLP the
+    recipe chosen there: the stored study's specs must be what the tuning records trained (names and labels aside).
+    An arm changed after its tuning (notebook 4's DROPOUT, say) fails here, with the way to tune it again."""
+    manifest = read_json(REPO / "results" / "experiments" / "regularization.json")
+    specs = {spec["name"]: RunSpec.from_dict(spec) for spec in manifest["specs"]}
+
+    def plain(spec: RunSpec, **changes: float) -> RunSpec:
+        return replace(spec, name="", label="").with_settings(**changes)
+
+    lr_choice = study.load_decision("lenet_lr")
+    minutes = sum(read_json(path)["seconds"] for path in (REPO / "results" / "tuning" / "runs").glob("all_combined*"))
+    route = (f"notebook 4's all_combined arm is not the one its learning rate was tuned for: run `python "
+             f"scripts/tune_on_validation.py --only lenet_lr` (about {minutes / 60:.0f} CPU minutes), then "
+             "`make report`")
+    for candidate in lr_choice["candidates"]:
+        assert plain(RunSpec.from_dict(candidate["spec"]), lr=0) == plain(specs["all_combined"], lr=0), route
+    assert plain(specs["all_combined_tuned_lr"]) == plain(study.winner(lr_choice))
+    assert plain(specs["mlp_tuned"]) == plain(study.winner(study.load_decision("mlp_recipe"))), (
+        "notebook 4's mlp_tuned is not the recipe chosen on validation: run `python scripts/tune_on_validation.py "
+        "--only mlp_recipe`, then `make report`")
 
 
 def _stored_runs(pattern: str = "**/*.json") -> list[tuple[Path, dict]]:
