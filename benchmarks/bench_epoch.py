@@ -45,7 +45,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from mnistfiles.io import atomic_path, write_json
+from mnistfiles.io import atomic_path, unused_path, write_json
 from mnistlib import paths
 from mnistlib.data import MEAN, STD, MnistArrays, TensorBatches, load_mnist
 from mnistlib.data.batches import epoch_order, normalise
@@ -529,12 +529,7 @@ def result_path(folder: Path, device: str, machine: dict[str, Any], started: str
     """A file of its own for each run, results-<device>-<machine>-<date>.json (-2, -3, ... on the same day): results
     measured elsewhere or earlier, committed ones included, are never overwritten."""
     what = machine.get("gpu") or f"{machine['cpu']} {machine['cores_usable']}cores"
-    stem = f"results-{device}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}-{started[:10]}"
-    path, n = folder / f"{stem}.json", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.json"
-    return path
+    return unused_path(folder, f"results-{device}-{re.sub(r'[^a-z0-9]+', '-', what.lower()).strip('-')}-{started[:10]}")
 
 
 def _fmt_x(x: float | None) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from mnistfiles.io import write_json
+from mnistfiles.io import unused_path, write_json
 from mnistlib import paths
 from mnistlib.data import MnistArrays, load_mnist
 from mnistlib.experiments import RunSpec, sweep
@@ -39,12 +39,7 @@ def result_path(folder: Path, machine: dict[str, Any], started: str) -> Path:
     """A file of its own for each run, results-sweep-<machine>-<cores>cores-<date>.json (-2, -3, ... on the same day):
     results measured elsewhere or earlier, committed ones included, are never overwritten."""
     cpu = re.sub(r"[^a-z0-9]+", "-", str(machine["cpu"]).lower()).strip("-")
-    stem = f"results-sweep-{cpu}-{machine['cores']}cores-{started[:10]}"
-    path, n = folder / f"{stem}.json", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.json"
-    return path
+    return unused_path(folder, f"results-sweep-{cpu}-{machine['cores']}cores-{started[:10]}")
 
 
 def configurations(cores: int) -> list[tuple[str, int, int]]:

@@ -92,6 +92,16 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
         yield handle
 
 
+def unused_path(folder: str | os.PathLike[str], stem: str, suffix: str = ".json") -> Path:
+    """folder/<stem><suffix>, else <stem>-2, -3, ...: the first name no file has, so nothing measured before is
+    overwritten."""
+    path, n = Path(folder) / f"{stem}{suffix}", 1
+    while path.exists():
+        n += 1
+        path = Path(folder) / f"{stem}-{n}{suffix}"
+    return path
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     with atomic_open(path, "w") as handle:
         handle.write(json.dumps(obj, indent=2) + "\n")

@@ -8,8 +8,10 @@ import math
 import os
 import struct
 import tarfile
+import tracemalloc
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -868,24 +870,28 @@ def test_a_label_file_with_the_image_magic_is_named_before_reading_on(tmp_path: 
     assert read_idx(tmp_path / "anything").tolist() == small.test_labels.tolist()
 
 
+def data_error_and_peak_memory(call: Callable[[], object], match: str) -> tuple[DataError, int]:
+    """The DataError `call` raises (matching `match`) and the peak of memory Python allocated on the way."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=match) as err:
+            call()
+        return err.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_gzip_bomb_is_refused_after_its_declared_size(tmp_path: Path) -> None:
     """A 1 MB IDX .gz holding 1 GiB took 2.7 GB of memory before it was refused."""
-    import tracemalloc
-
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     with gzip.open(path, "wb", compresslevel=9) as out:
         out.write(idx_bytes(np.zeros((10, 28, 28), np.uint8)))  # declares 10 images...
         for _ in range(50):
             out.write(bytes(1 << 20))  # ...followed by 50 MiB of zeros
     assert path.stat().st_size < 100_000
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError, match=r"trailing bytes after the IDX body \(dims \[10, 28, 28\]\)") as err:
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert str(path) in str(err.value) and peak < 4 << 20
+    err, peak = data_error_and_peak_memory(lambda: read_idx(path),
+                                           r"trailing bytes after the IDX body \(dims \[10, 28, 28\]\)")
+    assert str(path) in str(err) and peak < 4 << 20
 
 
 def test_mirror_that_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -987,8 +993,6 @@ class Runs:
 @pytest.mark.parametrize("container", ["tar.gz", "folder", "hard link"])
 def test_a_huge_png_member_is_refused_before_it_is_read(tmp_path: Path, container: str) -> None:
     """A 500 MiB train/0_1.png was read whole (+400 MB of memory) before its PNG was found not to decode."""
-    import tracemalloc
-
     size, archive = 32 << 20, tmp_path / ("train" if container == "folder" else "train.tar.gz")
     if container == "folder":
         archive.mkdir()
@@ -1003,15 +1007,9 @@ def test_a_huge_png_member_is_refused_before_it_is_read(tmp_path: Path, containe
                 link = tarfile.TarInfo("train/0_1.png")
                 link.type, link.linkname = tarfile.LNKTYPE, "train/big.bin"
                 tar.addfile(link)
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError, match=r"over 1 MiB, too large for a 28x28 PNG") as err:
-            read_png_archive(archive)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    err, peak = data_error_and_peak_memory(lambda: read_png_archive(archive), r"over 1 MiB, too large for a 28x28 PNG")
     where = str(archive / "0_1.png") if container == "folder" else f"{archive}:train/0_1.png"
-    assert str(err.value).startswith(f"{where}: ") and peak < 6 << 20, (str(err.value), peak)
+    assert str(err).startswith(f"{where}: ") and peak < 6 << 20, (str(err), peak)
 
 
 def test_a_gzip_bomb_in_the_mirror_is_refused_at_the_canonical_size(
