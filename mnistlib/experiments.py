@@ -91,6 +91,11 @@ def code_of(spec: RunSpec) -> dict[str, str]:
     return _code(spec.model, spec.batch_norm, spec.dropout, spec.settings.augment, spec.permutation_seed is not None)
 
 
+def code_tag(code: dict[str, str]) -> str:
+    """Eight hex digits standing for a run's whole code record: in checkpoint names and the probe cache's keys."""
+    return hashlib.sha256(json.dumps(code, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def stale_reason(result: dict[str, Any], spec: RunSpec) -> str | None:
     """Why a stored run no longer stands for `spec` with today's code (None when it does)."""
     names = changed(result.get("code"), code_of(spec))
@@ -157,8 +162,7 @@ def run(spec: RunSpec, seed: int, data: MnistArrays, results_dir: str | Path | N
     n_test = len(data.test_labels) if score_test else None
     if not retrain and (stored := stored_result(path, spec, keep_weights, n_test)[0]) is not None:
         return stored
-    code = hashlib.sha256(json.dumps(code_of(spec), sort_keys=True).encode()).hexdigest()[:8]
-    checkpoint = results_dir / "checkpoints" / f"{identifier}-{code}.pt"  # never resumed after a code change
+    checkpoint = results_dir / "checkpoints" / f"{identifier}-{code_tag(code_of(spec))}.pt"  # a code change starts over
     if retrain and not resume:
         checkpoint.unlink(missing_ok=True)
     torch_device = select_device(device)
@@ -206,10 +210,17 @@ def final_val_acc(result: dict[str, Any]) -> float:
 def stored_result(path: Path, spec: RunSpec, keep_weights: bool = False,
                   n_test: int | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """(the run at `path`, None) if current for `spec`, else (None, why not); a ValueError if not a run."""
+    result, why = _stored(path, spec, keep_weights, n_test)
+    return (None, why) if why else (result, None)
+
+
+def _stored(path: Path, spec: RunSpec, keep_weights: bool, n_test: int | None
+            ) -> tuple[dict[str, Any] | None, str | None]:
+    """The run at `path` as read and checked (None when not read) and why it is not current (None when it is)."""
     if not path.exists() or keep_weights and not weights_path(path.stem, path.parent).exists():
         return None, "weights not stored" if path.exists() else "not stored"
     result = checked_run(read_json(path), path, n_test)
-    return (None, reason) if (reason := stale_reason(result, spec)) else (result, None)
+    return result, stale_reason(result, spec)
 
 
 def plan_jobs(jobs: int | str, n_runs: int, device: str | None = None, cores: int | None = None) -> tuple[int, int]:
@@ -259,12 +270,14 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
     results_dir, tasks = paths.results_dir(results_dir), list(product(specs, seeds))
     stored_path = {task: results_dir / f"{run_id(*task, data)}.json" for task in tasks}
     n_test = len(data.test_labels) if score_test else None
-    results: dict[tuple[RunSpec, int], dict[str, Any] | None] = {}
+    results: dict[tuple[RunSpec, int], dict[str, Any]] = {}
     todo: dict[tuple[RunSpec, int], tuple[str, float | None]] = {}  # why it trains, and how long it took before
     for task, path in stored_path.items():
-        results[task], why = (None, "retrain asked") if retrain else stored_result(path, task[0], keep_weights, n_test)
-        if results[task] is None:
-            old = read_json(path) if path.exists() else None
+        found, why = (None, "retrain asked") if retrain else _stored(path, task[0], keep_weights, n_test)
+        if why is None:
+            results[task] = found
+        else:  # a stale run was read already; only "retrain asked" and missing weights read it here
+            old = found if found is not None else read_json(path) if path.exists() else None
             todo[task] = why, old.get("seconds") if isinstance(old, dict) else None
     if todo and not train_missing:
         raise FileNotFoundError(_plan(f"{results_dir}: {len(todo)} of {len(tasks)} runs are not current:", todo,
@@ -274,7 +287,10 @@ def sweep(specs: Sequence[RunSpec], seeds: Iterable[int], data: MnistArrays, res
     if log and todo:
         log(_plan(f"{len(tasks) - len(todo)} of {len(tasks)} runs stored and current; training {len(todo)} in {n_jobs} "
                   f"process{'es' if n_jobs > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}:", todo))
-    options, parent = {"retrain": retrain, "device": device, "keep_weights": keep_weights, "score_test": score_test}, 0
+    # Each run trains without judging its stored file again (done above); its checkpoint is kept unless retraining.
+    options = {"retrain": True, "resume": not retrain, "device": device, "keep_weights": keep_weights,
+               "score_test": score_test}
+    parent = 0
     if n_jobs == 1 or not todo:
         finished = (run(spec, seed, data, results_dir, progress=progress, **options) for spec, seed in todo)
     else:

@@ -17,7 +17,7 @@ from mnistfiles.io import read_json, write_json
 from mnistlib import paths
 from mnistlib.data import MnistArrays
 from mnistlib.data.batches import normalise
-from mnistlib.experiments import load_weights
+from mnistlib.experiments import code_tag, load_weights
 
 SHIFTS = tuple(range(0, 7))  # pixels, each of the four directions
 ANGLES = tuple(range(-30, 31, 5))  # degrees, counter-clockwise positive
@@ -55,7 +55,7 @@ def probe_run(model: nn.Module, data: MnistArrays) -> dict[str, list[float]]:
 
 def probe_key(run: dict[str, Any]) -> str:
     """A run's id and the code it ran: a run retrained after a code change keeps its id but not its weights."""
-    return f"{run['id']}@{hashlib.sha256(json.dumps(run['code'], sort_keys=True).encode()).hexdigest()[:8]}"
+    return f"{run['id']}@{code_tag(run['code'])}"
 
 
 def robustness(runs: dict[str, list[dict[str, Any]]], data: MnistArrays,

@@ -87,19 +87,24 @@ def _manifest(name: str, results_dir: str | Path | None) -> Path:
     return paths.results_dir(results_dir) / "experiments" / f"{name}.json"
 
 
+def _experiment(specs: Sequence[RunSpec], results: list[dict[str, Any]], design: dict[str, Any]) -> Experiment:
+    """The sweep's results grouped by spec, in seed order."""
+    runs = {spec.name: [r for r in results if r["name"] == spec.name] for spec in specs}
+    return Experiment({spec.name: spec for spec in specs}, runs, design)
+
+
 def train(name: str, specs: Sequence[RunSpec], seeds: Sequence[int], data: MnistArrays,
           results_dir: str | Path | None = None, *, design: dict[str, Any] | None = None, keep_weights: bool = False,
           retrain: bool = False, jobs: int | str = 1, log: Callable[[str], None] | None = print) -> Experiment:
     """Train what is not stored (or is stale), load the rest, and record the experiment under `name`: later notebooks
     `load` it with the same specs, seeds and design."""
     results = sweep(specs, seeds, data, results_dir, retrain=retrain, jobs=jobs, keep_weights=keep_weights, log=log)
-    runs = {spec.name: [r for r in results if r["name"] == spec.name] for spec in specs}
     manifest = {"name": name, "seeds": list(seeds), "keep_weights": keep_weights, "design": design or {},
                 "specs": [spec.to_dict() for spec in specs]}
     path = _manifest(name, results_dir)
     if not path.exists() or read_json(path) != manifest:  # unchanged files stay untouched (quiet in git)
         write_json(path, manifest)
-    return Experiment({spec.name: spec for spec in specs}, runs, design or {})
+    return _experiment(specs, results, design or {})
 
 
 def load(name: str, data: MnistArrays, results_dir: str | Path | None = None) -> Experiment:
@@ -112,8 +117,7 @@ def load(name: str, data: MnistArrays, results_dir: str | Path | None = None) ->
     specs = [RunSpec.from_dict(spec) for spec in manifest["specs"]]
     results = sweep(specs, manifest["seeds"], data, results_dir, keep_weights=manifest["keep_weights"],
                     train_missing=False, log=None)
-    runs = {spec.name: [r for r in results if r["name"] == spec.name] for spec in specs}
-    return Experiment({spec.name: spec for spec in specs}, runs, manifest["design"])
+    return _experiment(specs, results, manifest["design"])
 
 
 def compare(experiment: Experiment, pairs: Sequence[tuple[str, str]], labels: np.ndarray) -> list[dict[str, Any]]:
