@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: setup browser
-	$(BIN)/ruff check mnistlib mnistfiles mnistreport tests benchmarks
+	$(BIN)/ruff check mnistlib mnistfiles mnistreport tests benchmarks scripts main.py
 	$(BIN)/python -m pytest
 
 # Debian's chromium (Playwright drives it: browser tests, PDF) and poppler-utils (pdftoppm, the PDF test), with

@@ -85,6 +85,12 @@ def describe_os_error(exc: OSError) -> str:
     return f"{exc.filename}: {what}" if exc.filename else what
 
 
+def error_line(exc: BaseException) -> str:
+    """What a command prints after "error: ": an OSError that names its file as `describe_os_error` says it, else the
+    message (ours name the file already)."""
+    return describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else str(exc)
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file for writing (text as UTF-8, never the locale's codec); it replaces `path` on success."""

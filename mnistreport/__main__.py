@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnistfiles.io import describe_os_error
+from mnistfiles.io import error_line
 from mnistlib import paths
 from mnistreport import build, export
 from mnistreport.info import REPORT_TOML, load_info
@@ -54,8 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(args)
         except (OSError, export.NotebookError, RuntimeError, ValueError, ImportError) as exc:
-            print(f"error: {describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else exc}",
-                  file=sys.stderr)
+            print(f"error: {error_line(exc)}", file=sys.stderr)
             return 2
 
 
@@ -72,10 +71,11 @@ def _run(args: argparse.Namespace) -> int:
         print("README.md updated" if update_readme() else "README.md already up to date")
         return 0
     if args.command == "shots":
-        for size in args.size:
-            width, height = (int(v) for v in size.lower().split("x"))
-            found = browser.screenshot_deck(args.deck, args.out_dir / size, size=(width, height))
-            print(f"{len(found)} slides at {size} in {args.out_dir / size}")
+        with browser.launch() as chromium:  # one browser for every size
+            for size in args.size:
+                width, height = (int(v) for v in size.lower().split("x"))
+                found = browser.screenshot_deck(args.deck, args.out_dir / size, size=(width, height), browser=chromium)
+                print(f"{len(found)} slides at {size} in {args.out_dir / size}")
         return 0
     notebooks = args.notebooks or build.notebook_paths()
     info = load_info(args.info)

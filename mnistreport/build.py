@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mnistfiles.io import atomic_open, atomic_path, describe_os_error
+from mnistfiles.io import atomic_open, atomic_path, error_line
 from mnistlib import paths
 
 KERNEL = "mnistlib"  # installed into the virtual environment by `make setup` (ipykernel install --sys-prefix)
@@ -331,10 +331,12 @@ def execute_notebooks(
 
 
 def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None = None,
-                 notebooks_dir: Path = paths.NOTEBOOKS_DIR, log=print, jobs: int | str = "auto") -> Path:
+                 notebooks_dir: Path = paths.NOTEBOOKS_DIR, log=print, jobs: int | str = "auto",
+                 asked: str | None = None) -> Path:
     """Execute every notebook and export one self-contained HTML report; returns its path.
 
-    mode "auto" is "full" when load_mnist finds the full MNIST, else "sample". Only "full" writes committed
+    mode "auto" is "full" when load_mnist finds the full MNIST, else "sample" (`asked`: the mode the user asked for,
+    when the caller decided "auto" already, so the log says why). Only "full" writes committed
     files (notebooks, figures/, reports/); "sample" and "quick" write under out_dir (build/sample, build/quick).
     `jobs` is how many runs still to train go side by side (joblib processes; "auto": one per core). A relative
     out_dir is taken from the current directory (the notebooks run in notebooks/, so it is made absolute here).
@@ -343,7 +345,7 @@ def build_report(mode: str = "auto", retrain: bool = False, out_dir: Path | None
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    asked = mode
+    asked = asked or mode
     if mode == "auto":
         mode = "full" if full_data_available() else "sample"
     start = time.perf_counter()
@@ -405,12 +407,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if mode == "auto":
             mode = "full" if full_data_available() else "sample"
-        build_report(mode=mode, retrain=args.retrain, out_dir=args.out_dir, jobs=args.jobs)
+        build_report(mode=mode, asked=args.mode, retrain=args.retrain, out_dir=args.out_dir, jobs=args.jobs)
         if mode == "full":
             print("README.md's generated blocks updated" if update_readme()
                   else "README.md's generated blocks already up to date")
     except (DataError, NotebookError, RuntimeError, ValueError, OSError) as exc:  # data, run store, notebooks, disk
-        print(f"error: {describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else exc}", file=sys.stderr)
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnistfiles.io import atomic_open, atomic_path, describe_os_error, read_json
+from mnistfiles.io import atomic_open, atomic_path, error_line, read_json
 from mnistlib import paths
 from mnistlib.experiments import checked_run, load_weights, weights_path
 from mnistlib.models import CustomMLP, LeNet5, PartialConv2d
@@ -190,10 +190,9 @@ def load_results(results_dir: str | Path | None = None, name: str | None = None)
 
 def template_runs(results_dir: str | Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Seed 0 of notebook 3's LeNet-5 and CustomMLP runs that have stored weights, preferring full MNIST."""
-    found = []
+    found, stored = [], load_results(results_dir)  # every run file read once
     for name in ("lenet5", "mlp"):
-        runs = [r for r in load_results(results_dir, name=name)
-                if r["seed"] == 0 and weights_path(r, results_dir).is_file()]
+        runs = [r for r in stored if r["name"] == name and r["seed"] == 0 and weights_path(r, results_dir).is_file()]
         if not runs:
             raise FileNotFoundError(f"no stored '{name}' run of seed 0 with weights in {results_dir or 'results/'} "
                                     "(notebook 3 trains them; `make report`)")
@@ -252,8 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.png:
                 print(f"wrote {paths.shown(screenshot(page_html, args.png))}")
         except (OSError, ValueError, RuntimeError) as exc:  # a missing, malformed or unsafe file: which and why
-            print(f"error: {describe_os_error(exc) if isinstance(exc, OSError) and exc.filename else exc}",
-                  file=sys.stderr)
+            print(f"error: {error_line(exc)}", file=sys.stderr)
             return 2
     return 0
 
