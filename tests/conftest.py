@@ -159,3 +159,20 @@ def planted(tmp_path: Path) -> tuple[MnistArrays, Path]:
         for seed in range(4):
             plant(tmp_path, data, spec, seed, test_acc.get(spec.name, 0.95), val_acc.get(spec.name, 0.95), rng)
     return data, tmp_path
+
+
+class RunsCode:
+    """Unpickling this runs `touch <marker>`: what a planted file could do if read with weights_only=False."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def one_error_line(stderr: str) -> str:
+    """The one `error: ...` line a command printed, asserting there is nothing else (no traceback)."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
+    return lines[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import mirror_dir
+from conftest import RunsCode, mirror_dir
 from PIL import Image
 
 import mnistlib.data as data_mod
@@ -971,23 +971,13 @@ def test_a_planted_pickle_in_the_cache_is_refused_without_torchs_advice(
     write_png_folder(tmp_path / "test", small.test_images, small.test_labels)
     (tmp_path / "cache").mkdir()
     marker = tmp_path / "code-ran"
-    (tmp_path / "cache" / "course.pt").write_bytes(pickle.dumps({"x": Runs(f"touch {marker}")}, protocol=2))
+    (tmp_path / "cache" / "course.pt").write_bytes(pickle.dumps({"x": RunsCode(marker)}, protocol=2))
     assert load_mnist(tmp_path, source="course").source == "course"
     line = next(line for line in capsys.readouterr().err.splitlines() if "is unreadable" in line)
     assert line.startswith(f"mnistfiles: cache {tmp_path / 'cache' / 'course.pt'} is unreadable (it holds pickled "
                            "objects"), line
     assert "that could run code, refused); rebuilding it" in line
     assert "weights_only" not in line.lower() and not marker.exists()
-
-
-class Runs:
-    """Unpickling this runs a shell command."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (os.system, (self.command,))
 
 
 @pytest.mark.parametrize("container", ["tar.gz", "folder", "hard link"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, import_script
+from conftest import REPO, import_script, one_error_line
 
 from mnistlib import paths, training
 from mnistlib.data import MnistArrays
@@ -54,12 +54,6 @@ def no_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     monkeypatch.setattr(script, "load_mnist", refuse)
     monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path / "results")
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 TRAIN = ["--model", "mlp", "--device", "cpu", "--progress", "epoch"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ARMS, N_TEST, REPO
+from conftest import ARMS, N_TEST, REPO, RunsCode, one_error_line
 
 from mnistfiles.io import write_json
 from mnistlib import paths, study
@@ -26,13 +26,6 @@ from mnistreport import demo
 from mnistreport.demo import load_results
 
 SEEDS = range(4)
-
-
-def one_line_error(stderr: str) -> str:
-    """The one `error: ...` line a command printed, asserting there is nothing else (no traceback)."""
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------- wrong-shaped files in results/
@@ -200,7 +193,7 @@ def test_the_build_with_a_missing_mirror_says_so_in_one_line(tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "mnistreport", "build"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
-    assert one_line_error(done.stderr) == f"error: {tmp_path / 'my mirror'}: MNIST mirror folder does not exist"
+    assert one_error_line(done.stderr) == f"error: {tmp_path / 'my mirror'}: MNIST mirror folder does not exist"
 
 
 SLEEPING_NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
@@ -264,16 +257,6 @@ def _store_template_runs(results: Path, mlp_weights=None) -> None:
         mlp_weights(weights_path("mlp-seed0-sample100-0000000000", results))
 
 
-class RunsCode:
-    """Unpickling this runs `touch <marker>`."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_the_demo_refuses_a_malicious_weights_file_in_one_line(tmp_path: Path):
     """Before: torch's UnpicklingError traceback (the MLP's weights were read outside `load_weights`)."""
     marker = tmp_path / "ran"
@@ -281,7 +264,7 @@ def test_the_demo_refuses_a_malicious_weights_file_in_one_line(tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "mnistreport.demo", "--results-dir", str(tmp_path / "results"),
                            "--out", str(tmp_path / "demo.html")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
-    line = one_line_error(done.stderr)
+    line = one_error_line(done.stderr)
     assert "mlp-seed0-sample100-0000000000.pt: cannot load weights" in line and "could run code, refused" in line
     assert not marker.exists() and not (tmp_path / "demo.html").exists()
 
@@ -310,7 +293,7 @@ def test_a_truncated_weights_file_is_said_to_be_cut_short(tmp_path: Path, capsys
     results = tmp_path / "results"
     _store_template_runs(results, cut)
     assert demo.main(["--results-dir", str(results), "--out", str(tmp_path / "demo.html")]) == 2
-    line = one_line_error(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert line == (f"error: {weights_path('mlp-seed0-sample100-0000000000', results)}: cannot load weights for run "
                     "mlp-seed0-sample100-0000000000 (it is cut short or not a torch file)")
 

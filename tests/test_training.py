@@ -1,10 +1,10 @@
 """The training loop on real digits: losses are sample means, runs repeat, resume is exact, NaN stops."""
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import RunsCode
 from torch import nn
 
 from mnistlib import experiments
@@ -110,16 +110,6 @@ def test_checkpoint_of_another_run_is_refused(sample_data, tmp_path):
     fit(LeNet5(), data, TrainSettings(epochs=1), seed=0, device="cpu", checkpoint=checkpoint, progress="none")
     with pytest.raises(RuntimeError, match="different run"):
         fit(LeNet5(), data, TrainSettings(epochs=1), seed=5, device="cpu", checkpoint=checkpoint, progress="none")
-
-
-class RunsCode:
-    """Unpickling this runs `touch <marker>`: what a planted checkpoint could do with weights_only=False."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def plant(path, marker, extra=None):

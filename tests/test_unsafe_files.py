@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import RunsCode
 from torch import nn
 
 from mnistlib.checkpoints import load_checkpoint
@@ -17,16 +18,6 @@ from mnistlib.models import CustomMLP
 # What torch appends to a weights_only refusal: loading with weights_only=False "will likely succeed", or
 # allowlisting the file's globals. Either runs whatever code the file carries; no message of ours may suggest it.
 UNSAFE_ADVICE = ("weights_only", "likely succeed", "trust", "add_safe_globals", "safe_globals", "two options")
-
-
-class RunsCode:
-    """Unpickling this runs `touch <marker>`."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def plant(path: Path, kind: str, marker: Path) -> str:
