@@ -157,7 +157,11 @@ def test_readme_example_runs_as_written(language: str, code: str, clone: Path) -
         check_course_data(clone)
     elif "MNIST(" in code:
         accuracies = [float(x) for x in re.findall(r"accuracy (\d+\.\d+)%", done.stdout)]
-        assert len(accuracies) == 2 and min(accuracies) > 50, done.stdout  # one real epoch of LeNet-5, not chance
+        # One real epoch of LeNet-5, not chance (10%). The archives are full MNIST when a mirror is set (938 batches:
+        # both above 50%), else the 4,000-digit sample (63 unseeded batches: 23-36% train accuracy over the epoch and
+        # 45-72% test accuracy in six tries).
+        floors = (50, 50) if os.environ.get("MNIST_MIRROR") else (15, 30)
+        assert len(accuracies) == 2 and all(a > f for a, f in zip(accuracies, floors, strict=True)), done.stdout
     elif bare.startswith("python main.py --model"):
         assert re.search(r"final test accuracy \d+\.\d+%", done.stdout), output[-3000:]
     elif bare.startswith("python -m mnistreport.demo"):
